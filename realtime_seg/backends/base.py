@@ -1,0 +1,88 @@
+"""The backend lifecycle, after Polygraphy's runners: ``open()`` / ``infer()`` / ``close()``.
+
+The public methods check state and input, then call the subclass's ``_open`` / ``_infer`` / ``_close``.
+A backend may reuse its output buffer between calls: copy the result before it crosses threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+import numpy as np
+
+from realtime_seg.errors import BackendError
+
+logger = logging.getLogger(__name__)
+
+
+class Backend(ABC):
+    """One model on one device. Use as a context manager, or call ``open`` then ``close``."""
+
+    #: registry name, e.g. ``"onnxruntime"``
+    name: ClassVar[str]
+
+    def __init__(self, model_path: Path, input_shape: tuple[int, ...]) -> None:
+        self.model_path = Path(model_path)
+        #: the expected input shape for batch 1 (the batch axis may be larger where supported)
+        self.input_shape = tuple(input_shape)
+        self._is_open = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    def open(self) -> Backend:
+        if self._is_open:
+            raise BackendError(f"{self.name} backend is already open")
+        self._open()
+        self._is_open = True
+        logger.info("opened %s", self.description)
+        return self
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Run the model on one input tensor; returns its first output (possibly a reused buffer)."""
+        if not self._is_open:
+            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        if tensor.dtype != np.float32:
+            raise BackendError(f"input dtype: expected float32, got {tensor.dtype}")
+        if tensor.ndim != len(self.input_shape) or tensor.shape[1:] != self.input_shape[1:]:
+            raise BackendError(
+                f"input shape: expected (N, {', '.join(map(str, self.input_shape[1:]))}), got {tensor.shape}"
+            )
+        return self._infer(np.ascontiguousarray(tensor))
+
+    def close(self) -> None:
+        if self._is_open:
+            try:
+                self._close()
+            finally:
+                self._is_open = False
+
+    def __enter__(self) -> Backend:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- reporting -------------------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        """A one-line, human description of what actually runs, e.g. ``ONNX Runtime (CPUExecutionProvider)``."""
+        return self.name
+
+    # -- implementation --------------------------------------------------------------------------
+    @abstractmethod
+    def _open(self) -> None: ...
+
+    @abstractmethod
+    def _infer(self, tensor: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...

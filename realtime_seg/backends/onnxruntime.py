@@ -1,0 +1,67 @@
+"""ONNX Runtime backend: CPU everywhere, CUDA / TensorRT execution providers where onnxruntime-gpu has them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime_seg.backends.base import Backend
+from realtime_seg.errors import BackendError, ModelError
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        model_path: Path,
+        input_shape: tuple[int, ...],
+        *,
+        threads: int | None = None,
+        providers: tuple[str, ...] | None = None,
+        spin: bool = False,
+    ) -> None:
+        super().__init__(model_path, input_shape)
+        self.threads, self.spin = threads, spin
+        self.requested_providers = providers
+        self._session: Any = None
+
+    def _open(self) -> None:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        wanted = self.requested_providers or PREFERRED_PROVIDERS
+        providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+        try:
+            self._session = ort.InferenceSession(str(self.model_path), opts, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types for bad files
+            raise ModelError(f"ONNX Runtime cannot load {self.model_path}: {exc}") from exc
+        self._input_name = self._session.get_inputs()[0].name
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        try:
+            out = self._session.run(None, {self._input_name: tensor})
+        except Exception as exc:
+            raise BackendError(f"ONNX Runtime inference failed: {exc}") from exc
+        return np.asarray(out[0])
+
+    def _close(self) -> None:
+        self._session = None
+
+    @property
+    def active_provider(self) -> str:
+        return str(self._session.get_providers()[0]) if self._session is not None else "(not open)"
+
+    @property
+    def description(self) -> str:
+        threads = f"{self.threads} thread(s)" if self.threads else "default threads"
+        return f"ONNX Runtime {self.active_provider.removesuffix('ExecutionProvider')} ({threads})"

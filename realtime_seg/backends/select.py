@@ -1,0 +1,66 @@
+"""Backend choice: ``auto`` picks TensorRT when it imports and a GPU answers, else ONNX Runtime.
+
+The choice and its reason are always reported, so users can see why a GPU is or is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from realtime_seg.backends.base import Backend
+from realtime_seg.errors import BackendUnavailable, UnknownNameError
+from realtime_seg.models.spec import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+BACKEND_NAMES = ("auto", "onnxruntime", "tensorrt")
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str
+    reason: str
+
+
+def tensorrt_status() -> tuple[bool, str]:
+    """Whether the TensorRT backend can run here, and why (not)."""
+    from realtime_seg.backends import tensorrt
+
+    return tensorrt.probe()
+
+
+def choose_backend(requested: str = "auto") -> BackendChoice:
+    if requested not in BACKEND_NAMES:
+        raise UnknownNameError("backend", requested, BACKEND_NAMES)
+    if requested == "onnxruntime":
+        return BackendChoice("onnxruntime", "requested with --backend onnxruntime")
+    ok, why = tensorrt_status()
+    if requested == "tensorrt":
+        if not ok:
+            raise BackendUnavailable(f"TensorRT backend unavailable: {why}")
+        return BackendChoice("tensorrt", f"requested with --backend tensorrt ({why})")
+    if ok:
+        return BackendChoice("tensorrt", f"auto: {why}")
+    return BackendChoice("onnxruntime", f"auto: {why}")
+
+
+def create_backend(
+    spec: ModelSpec, requested: str = "auto", *, threads: int | None = None, **options: Any
+) -> tuple[Backend, BackendChoice]:
+    """Build (not open) the backend for ``spec``; returns it with the choice and reason."""
+    choice = choose_backend(requested)
+    if spec.onnx_path is None:
+        raise BackendUnavailable(f"model {spec.name!r} has no ONNX file yet: run 'realtime-seg models fetch'")
+    backend: Backend
+    if choice.name == "tensorrt":
+        from realtime_seg.backends.tensorrt import TensorRTBackend
+
+        backend = TensorRTBackend(spec.onnx_path, spec.input_shape, **options)
+    else:
+        from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend
+
+        backend = OnnxRuntimeBackend(spec.onnx_path, spec.input_shape, threads=threads)
+    logger.info("backend: %s (%s)", choice.name, choice.reason)
+    return backend, choice

@@ -1,0 +1,56 @@
+"""``realtime-seg segment IMAGE... --out-dir DIR``: a mask and a preview per image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.errors import OutputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segment", help="segment still images: writes <stem>_mask.png and <stem>_preview.png")
+    p.add_argument("images", nargs="+", type=Path, help="image files")
+    p.add_argument("--out-dir", type=Path, default=Path("out"), help="output folder (default: out)")
+    add_model_options(p)
+    p.set_defaults(func=run)
+
+
+def preview(image: np.ndarray, mask_u8: np.ndarray) -> np.ndarray:
+    """The image beside its mask (grey), same height."""
+    return np.hstack([image, cv2.cvtColor(mask_u8, cv2.COLOR_GRAY2BGR)])
+
+
+def mask_to_u8(alpha: np.ndarray) -> np.ndarray:
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def segment_images(
+    images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
+) -> list[tuple[Path, Path]]:
+    from realtime_seg.io.images import read_image, write_image_atomic
+    from realtime_seg.segmenter import open_segmenter
+
+    frames = [read_image(p) for p in images]  # every input is checked before any work
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
+    written = []
+    with open_segmenter(model, backend, threads=threads) as seg:
+        for path, frame in zip(images, frames, strict=True):
+            mask = mask_to_u8(seg.segment(frame).alpha())
+            m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)
+            pv = write_image_atomic(out_dir / f"{path.stem}_preview.png", preview(frame, mask))
+            written.append((m, pv))
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads):
+        out(f"wrote {mask} and {pv}")
+    return 0

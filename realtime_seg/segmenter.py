@@ -1,0 +1,195 @@
+"""The segmenter: preprocess per spec -> backend -> postprocess into a frozen :class:`SegResult`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+
+import cv2
+import numpy as np
+
+from realtime_seg.backends.base import Backend
+from realtime_seg.backends.select import BackendChoice, create_backend
+from realtime_seg.errors import InputError
+from realtime_seg.models.preprocess import mediapipe_resize, resize_probability
+from realtime_seg.models.registry import DEFAULT_MODEL, resolve_model
+from realtime_seg.models.spec import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+_CV2_INTERP = {"linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True) if a.flags.writeable or not a.flags.owndata else a
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class SegResult:
+    """One frame's segmentation at model resolution, plus helpers to get it at frame size.
+
+    ``probs`` is float32 ``(H, W)`` foreground probability for ``probability`` models, float32
+    ``(C, H, W)`` class probabilities for ``logits`` models, and integer ``(H, W)`` labels for
+    ``labels`` models. Arrays are read-only copies: a result can cross threads safely.
+    """
+
+    frame_index: int
+    probs: np.ndarray
+    frame_size_wh: tuple[int, int]
+    spec: ModelSpec
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        kind = self.spec.output_kind
+        p = self.probs
+        if kind == "logits":
+            if p.ndim != 3 or p.shape[0] != self.spec.num_classes:
+                raise ValueError(
+                    f"probs must have shape (C={self.spec.num_classes}, H, W) for a logits model, got {p.shape}"
+                )
+        elif p.ndim != 2:
+            raise ValueError(f"probs must have shape (H, W) for a {kind} model, got {p.shape}")
+        if kind != "labels" and p.dtype != np.float32:
+            raise ValueError(f"probs must be float32 for a {kind} model, got {p.dtype}")
+        w, h = self.frame_size_wh
+        if w <= 0 or h <= 0:
+            raise ValueError(f"frame_size_wh must be positive (width, height), got {self.frame_size_wh}")
+        object.__setattr__(self, "probs", _readonly(p))
+        object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
+
+    def alpha(self, size_wh: tuple[int, int] | None = None) -> np.ndarray:
+        """Foreground alpha in [0, 1], float32 ``(H, W)`` at ``size_wh`` (default: frame size)."""
+        size = size_wh or self.frame_size_wh
+        kind = self.spec.output_kind
+        if kind == "probability":
+            small = self.probs
+        elif kind == "logits":
+            small = self.probs[list(self.spec.foreground_classes)].sum(axis=0)
+        else:
+            small = np.isin(self.probs, self.spec.foreground_classes).astype(np.float32)
+            return cv2.resize(small, size, interpolation=cv2.INTER_NEAREST)
+        return np.clip(resize_probability(small, size), 0.0, 1.0)
+
+    def labels(self, size_wh: tuple[int, int] | None = None) -> np.ndarray:
+        """Class index per pixel, uint8 ``(H, W)`` at ``size_wh`` (default: frame size)."""
+        size = size_wh or self.frame_size_wh
+        kind = self.spec.output_kind
+        if kind == "probability":
+            return (self.alpha(size) >= 0.5).astype(np.uint8)
+        if kind == "labels":
+            return cv2.resize(self.probs.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        up = np.stack([resize_probability(c, size) for c in self.probs])
+        return np.argmax(up, axis=0).astype(np.uint8)
+
+
+class Segmenter:
+    """Runs one model on BGR uint8 frames. Owns its backend; close it (or use ``with``) when done."""
+
+    def __init__(self, spec: ModelSpec, backend: Backend, choice: BackendChoice | None = None) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.choice = choice or BackendChoice(backend.name, "given")
+        w, h = spec.input_size_wh
+        lo, hi = spec.value_range
+        self._scale = np.float32((hi - lo) / 255.0)
+        self._offset = np.float32(lo)
+        self._mean = np.asarray(spec.mean, np.float32)
+        self._std = np.asarray(spec.std, np.float32)
+        self._plain_norm = bool(np.all(self._mean == 0) and np.all(self._std == 1))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def open(self) -> Segmenter:
+        if not self.backend.is_open:
+            self.backend.open()
+        return self
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Segmenter:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- stages ----------------------------------------------------------------------------------
+    def preprocess(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """BGR uint8 frame -> the model's input tensor (batch 1), per the spec."""
+        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.dtype != np.uint8:
+            raise InputError(f"frame must be a uint8 numpy array, got {getattr(frame_bgr, 'dtype', type(frame_bgr))}")
+        if frame_bgr.ndim == 2:
+            frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
+            raise InputError(f"frame must have shape (H, W, 3) BGR, got {frame_bgr.shape}")
+        size = self.spec.input_size_wh
+        if self.spec.resample == "mediapipe":
+            small = mediapipe_resize(frame_bgr, size)
+        else:
+            small = cv2.resize(frame_bgr, size, interpolation=_CV2_INTERP[self.spec.resample])
+        if self.spec.color_order == "RGB":
+            small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        x = small.astype(np.float32)
+        x *= self._scale
+        x += self._offset
+        if not self._plain_norm:
+            x -= self._mean
+            x /= self._std
+        if self.spec.layout == "NCHW":
+            x = x.transpose(2, 0, 1)
+        return np.ascontiguousarray(x[None])
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """The backend's output -> ``SegResult.probs`` (a fresh array, safe to keep)."""
+        kind = self.spec.output_kind
+        out = np.asarray(raw)[0]
+        if kind == "labels":
+            return np.array(out.reshape(out.shape[-2:]) if out.ndim == 3 else out, copy=True)
+        if self.spec.layout == "NHWC" and out.ndim == 3:
+            out = out.transpose(2, 0, 1)
+        if kind == "probability":
+            return np.array(out.reshape(out.shape[-2:]), dtype=np.float32, copy=True)
+        logits = out.astype(np.float32)
+        logits = logits - logits.max(axis=0, keepdims=True)
+        e = np.exp(logits)
+        return (e / e.sum(axis=0, keepdims=True)).astype(np.float32)
+
+    def segment(self, frame_bgr: np.ndarray, frame_index: int = 0) -> SegResult:
+        t0 = time.perf_counter()
+        tensor = self.preprocess(frame_bgr)
+        t1 = time.perf_counter()
+        raw = self.backend.infer(tensor)
+        t2 = time.perf_counter()
+        probs = self.postprocess(raw)
+        t3 = time.perf_counter()
+        h, w = frame_bgr.shape[:2]
+        timings = {"preprocess": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        return SegResult(frame_index, probs, (w, h), self.spec, timings)
+
+    @property
+    def description(self) -> str:
+        return f"{self.spec.name} on {self.backend.description} [{self.choice.reason}]"
+
+
+def open_segmenter(
+    model: str | Path = DEFAULT_MODEL,
+    backend: str = "auto",
+    *,
+    threads: int | None = None,
+    precision: str = "fp32",
+    **backend_options: object,
+) -> Segmenter:
+    """Resolve the model (fetching a built-in one on first use), choose and open a backend."""
+    spec = resolve_model(model, precision=precision)
+    be, choice = create_backend(spec, backend, threads=threads, **backend_options)
+    seg = Segmenter(spec, be, choice)
+    seg.open()
+    logger.info("segmenter: %s", seg.description)
+    return seg
