@@ -1,0 +1,83 @@
+"""The processing stage shared by the offline and live pipelines: segment -> refine -> (track) -> effect."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import numpy as np
+
+from realtime_seg.effects.base import Effect
+from realtime_seg.postprocess.refine import Refiner
+from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.segmenter import Segmenter, SegResult
+
+
+class Tracker(Protocol):
+    """What the processor needs of a region tracker (see :mod:`realtime_seg.tracking`)."""
+
+    def step(self, mask: MaskFrame, t: float) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One processed frame: the output image, the refined mask, and per-stage timings in ms."""
+
+    index: int
+    t: float
+    output: np.ndarray
+    mask: MaskFrame
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    reused_mask: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
+
+
+class FrameProcessor:
+    """Stateful per stream. ``every=N`` computes the mask every N frames and reuses it in between."""
+
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        refiner: Refiner,
+        effect: Effect,
+        *,
+        tracker: Tracker | None = None,
+        every: int = 1,
+    ) -> None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.segmenter, self.refiner, self.effect, self.tracker, self.every = segmenter, refiner, effect, tracker, every
+        self._last_seg: SegResult | None = None
+
+    def reset(self) -> None:
+        self._last_seg = None
+        self.refiner.reset()
+
+    def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
+        timings: dict[str, float] = {}
+        reuse = self._last_seg is not None and index % self.every != 0
+        if reuse and self._last_seg is not None and self._last_seg.frame_size_wh == (frame.shape[1], frame.shape[0]):
+            seg = self._last_seg
+        else:
+            reuse = False
+            seg = self.segmenter.segment(frame, index)
+            timings.update(seg.timings_ms)
+            self._last_seg = seg
+        t0 = time.perf_counter()
+        mask = self.refiner.refine(frame, seg)
+        t1 = time.perf_counter()
+        timings["refine"] = (t1 - t0) * 1e3
+        if self.tracker is not None:
+            regions = self.tracker.step(mask, t)
+            mask = replace(mask, regions=tuple(regions))
+            t1b = time.perf_counter()
+            timings["track"] = (t1b - t1) * 1e3
+            t1 = t1b
+        out = self.effect.apply(frame, mask)
+        timings["effect"] = (time.perf_counter() - t1) * 1e3
+        return Processed(index, t, out, mask, timings, reuse)
