@@ -6,11 +6,13 @@ from typing import Any
 
 from realtime_seg.effects.base import Effect
 from realtime_seg.effects.basic import MaskEffect, NoEffect
+from realtime_seg.effects.outline import OutlineEffect
 from realtime_seg.errors import UnknownNameError
 
 EFFECTS: dict[str, type[Effect]] = {
     NoEffect.name: NoEffect,
     MaskEffect.name: MaskEffect,
+    OutlineEffect.name: OutlineEffect,
 }
 
 
