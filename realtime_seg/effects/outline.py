@@ -118,9 +118,10 @@ class OutlineEffect(Effect):
         cv2.fillPoly(sel, [contour - offset], 1)
         if region.holes:
             cv2.fillPoly(sel, [hl - offset for hl in region.holes], 0)
-        m = sel.view(np.bool_)
-        blended = roi[m].astype(np.float32) * (1.0 - self.fill_alpha) + np.array(color, np.float32) * self.fill_alpha
-        roi[m] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        tint = np.empty_like(roi)
+        tint[:] = color
+        blended = cv2.addWeighted(roi, 1.0 - self.fill_alpha, tint, self.fill_alpha, 0.0)
+        cv2.copyTo(blended, sel, roi)
 
     def _label(self, out: np.ndarray, text: str, contour: np.ndarray, color: tuple[int, int, int]) -> None:
         h, w = out.shape[:2]

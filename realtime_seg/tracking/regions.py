@@ -36,7 +36,8 @@ class Region:
     - ``bbox``: ``(x, y, w, h)`` of the outer outline, in pixels.
     - ``footprint``: bool ``(gh, gw)`` component sampled every ``footprint_step`` pixels;
       ``footprint_origin`` is its top-left cell ``(gx, gy)`` on that grid (pixel ``gx * step, gy * step``).
-    - ``holes``: int32 ``(M, 2)`` outlines of the holes, simplified like the contour.
+    - ``holes``: int32 ``(M, 2)`` outlines of the holes of at least ``min_area`` pixels, simplified like
+      the contour (smaller holes are left out here, but ``area`` never counts hole pixels).
     """
 
     class_id: int
@@ -225,7 +226,8 @@ def find_regions(
             while j != -1:
                 hole_list.append(contours[j])
                 j = hier[j][0]
-            area = _pixel_count(outer, True) - sum(_pixel_count(c, False) for c in hole_list)
+            hole_sizes = [_pixel_count(c, False) for c in hole_list]
+            area = _pixel_count(outer, True) - sum(hole_sizes)
             if area < min_area or area <= 0:
                 continue
             m = cv2.moments(outer)
@@ -235,7 +237,10 @@ def find_regions(
                 m00, m10, m01 = m00 - mh["m00"], m10 - mh["m10"], m01 - mh["m01"]
             cx, cy = (m10 / m00, m01 / m00) if m00 > 1e-6 else (bx + (bw - 1) / 2, by + (bh - 1) / 2)
             simple = _simplify(outer, simplify_tolerance)
-            simple_holes = [_simplify(c, simplify_tolerance) for c in hole_list]
+            # holes smaller than min_area (specks in a soft mask) are not kept; the area still excludes them
+            simple_holes = [
+                _simplify(c, simplify_tolerance) for c, n in zip(hole_list, hole_sizes, strict=True) if n >= min_area
+            ]
             fp, origin = _footprint(simple, simple_holes, (bx, by, bw, bh), footprint_step)
             found.append(
                 Region(
