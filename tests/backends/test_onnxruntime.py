@@ -20,7 +20,7 @@ def test_lifecycle_and_real_inference(tmp_path: Path) -> None:
     with backend:
         assert backend.is_open
         assert backend.active_provider == "CPUExecutionProvider"
-        assert "ONNX Runtime CPU (1 thread(s))" == backend.description
+        assert backend.description == "ONNX Runtime CPU (1 thread(s))"
         x = np.zeros((1, 3, 4, 8), np.float32)
         x[..., 4:] = 1.0
         y = backend.infer(x)
