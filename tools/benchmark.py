@@ -221,7 +221,10 @@ STAGE_ORDER = ("capture", "decode", "preprocess", "infer", "postprocess", "refin
 
 def table(results: list[Result]) -> str:
     lines = []
-    head = f"{'mode':8} {'backend':12} {'model':17} {'res':6} {'effect':8} {'thr':>3} {'FPS':>7} {'base':>7} {'ratio':>6} {'CPU':>5}"
+    head = (
+        f"{'mode':8} {'backend':12} {'model':17} {'res':6} {'effect':8} {'thr':>3} "
+        f"{'FPS':>7} {'base':>7} {'ratio':>6} {'CPU':>5}"
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for r in results:
