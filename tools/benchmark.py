@@ -330,7 +330,7 @@ def validate(args: argparse.Namespace) -> None:
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        raise BenchError(f"unknown mode {','.join(bad) or args.mode!r}; valid names: {', '.join(MODES)}")
+        raise BenchError(f"unknown mode {','.join(bad) or args.mode}; valid names: {', '.join(MODES)}")
     args.modes = modes
     args.resolutions = parse_resolutions(args.resolution)
     args.models = [m.strip() for m in args.model.split(",") if m.strip()]

@@ -42,8 +42,7 @@ def tflite_sources(fetched: dict[tuple[str, str], Path], session_cache: Path) ->
     from realtime_seg.models.fetch import BUILTIN_MODELS
 
     return {
-        name: (session_cache / "models" / "tflite" / m.tflite_name).read_bytes()
-        for name, m in BUILTIN_MODELS.items()
+        name: (session_cache / "models" / "tflite" / m.tflite_name).read_bytes() for name, m in BUILTIN_MODELS.items()
     }
 
 

@@ -54,9 +54,7 @@ def test_bad_sha256_is_refused(empty_cache: Path, tmp_path: Path) -> None:
 
 def test_wheel_missing_files(empty_cache: Path, tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path / "other.whl", {"something/else.txt": b"x"})
-    with pytest.raises(
-        ModelFetchError, match=r"does not contain .*selfie_segmentation\.tflite.*mediapipe==0\.10\.21"
-    ):
+    with pytest.raises(ModelFetchError, match=r"does not contain .*selfie_segmentation\.tflite.*mediapipe==0\.10\.21"):
         fetch_all(wheel=wheel)
 
 
@@ -70,9 +68,7 @@ def test_wheel_not_a_zip(empty_cache: Path, tmp_path: Path) -> None:
 
 
 def test_fetch_false_when_absent(empty_cache: Path) -> None:
-    with pytest.raises(
-        ModelFetchError, match=r"not in the cache .* fetching is disabled.*models fetch --wheel PATH"
-    ):
+    with pytest.raises(ModelFetchError, match=r"not in the cache .* fetching is disabled.*models fetch --wheel PATH"):
         builtin_onnx_path("selfie-landscape", fetch=False)
 
 
@@ -83,9 +79,7 @@ def test_unknown_names() -> None:
         is_fetched("selfie", "int8")
 
 
-def test_pip_failure_explains_how_to_retry(
-    empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pip_failure_explains_how_to_retry(empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # an isolated pip with no index and an empty find-links folder cannot find the wheel (no network used)
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)

@@ -77,9 +77,7 @@ def test_fp16_arithmetic_vs_fp32(
         with np.errstate(over="ignore", invalid="ignore"):  # float16 exp() inside Sigmoid saturates
             b = _ref_run(ref16, {"input": x})
         assert np.isfinite(b).all()
-        log.info(
-            "%s fp16 arithmetic: max abs diff %.3g, IoU %.5f", name, float(np.abs(a - b).max()), iou(a, b)
-        )
+        log.info("%s fp16 arithmetic: max abs diff %.3g, IoU %.5f", name, float(np.abs(a - b).max()), iou(a, b))
         assert iou(a, b) >= 0.99
 
 

@@ -122,9 +122,7 @@ def test_converted_graph_structure(tflite_sources: dict[str, bytes], name: str, 
         "ConvTranspose": 1,
     }
     # every weight and bias: 106,401 float values (+ 3 x 4 int64 Resize sizes = MODEL.md's 106,413)
-    params = sum(
-        int(np.prod(t.dims)) for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT
-    )
+    params = sum(int(np.prod(t.dims)) for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT)
     assert params == 106_401
     # first conv: 3x3 stride 2 on an even input -> TF SAME pads top/left 0, bottom/right 1
     first = _attrs(_node(model, "Conv", 0))
@@ -167,9 +165,7 @@ def _set_opcode(buf: bytes, old: int, new: int) -> bytes:
 def test_unsupported_builtin_op_is_named(tflite_sources: dict[str, bytes]) -> None:
     import tflite
 
-    buf = _set_opcode(
-        tflite_sources["selfie"], tflite.BuiltinOperator.HARD_SWISH, tflite.BuiltinOperator.SQUARE
-    )
+    buf = _set_opcode(tflite_sources["selfie"], tflite.BuiltinOperator.HARD_SWISH, tflite.BuiltinOperator.SQUARE)
     with pytest.raises(ModelError, match=r"selfie: unsupported TFLite op SQUARE \(operator \d+\)"):
         convert_tflite(buf, name="selfie")
 
