@@ -137,7 +137,9 @@ def test_parser_errors_name_node_and_op(monkeypatch: pytest.MonkeyPatch, engine_
     assert "node 7: shape inference" in msg
 
 
-def test_failed_build_surfaces_tensorrt_errors(monkeypatch: pytest.MonkeyPatch, engine_dir: Path, tiny_onnx: Path) -> None:
+def test_failed_build_surfaces_tensorrt_errors(
+    monkeypatch: pytest.MonkeyPatch, engine_dir: Path, tiny_onnx: Path
+) -> None:
     FakeGpu(monkeypatch, fail_build=True)
     with pytest.raises(BackendError, match="could not build.*no implementation for layer Conv_7"):
         TensorRTBackend(tiny_onnx, SHAPE).open()
@@ -236,7 +238,9 @@ def test_infer_copies_through_the_device_and_reuses_buffers(
     assert fake_gpu.journal.names().count("mem_alloc") == 2  # allocated once, not per frame
 
 
-def test_dynamic_batch_profile_and_batch_limits(fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path, tmp_path: Path) -> None:
+def test_dynamic_batch_profile_and_batch_limits(
+    fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path, tmp_path: Path
+) -> None:
     dyn = _dynamic_batch(tiny_onnx, tmp_path / "dyn.onnx")
     x = np.random.default_rng(1).random((3, 3, 48, 64), dtype=np.float32)
     with TensorRTBackend(dyn, SHAPE, max_batch=4) as be:
