@@ -106,6 +106,19 @@ def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tu
         def __del__(self) -> None:
             j.append(("stream_destroy", bool(device.context_stack)))
 
+    class Event:
+        def __init__(self) -> None:
+            self.t = 0.0
+
+        def record(self, stream: Stream) -> None:
+            self.t = float(len(j))  # "time" = position in the journal
+
+        def synchronize(self) -> None:
+            pass
+
+        def time_since(self, start: Event) -> float:
+            return self.t - start.t
+
     class HostAllocation(bytearray):
         def free(self) -> None:
             j.append(("host_free", bool(device.context_stack)))
@@ -149,7 +162,7 @@ def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tu
     drv.get_driver_version = lambda: 12040  # type: ignore[attr-defined]
     drv.Device = Device  # type: ignore[attr-defined]
     drv.Stream = Stream  # type: ignore[attr-defined]
-    drv.Event = object  # type: ignore[attr-defined]
+    drv.Event = Event  # type: ignore[attr-defined]
     drv.pagelocked_empty = pagelocked_empty  # type: ignore[attr-defined]
     drv.mem_alloc = mem_alloc  # type: ignore[attr-defined]
     drv.memcpy_htod_async = memcpy_htod_async  # type: ignore[attr-defined]
