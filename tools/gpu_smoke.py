@@ -246,8 +246,9 @@ def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: list[Ch
                 return rec
 
             rec = run_in_worker(timed)
+            used = "on" if rec["graph"][0] else ("requested, capture unavailable" if graphs else "off")
             print(
-                f"\n{precision}, CUDA graphs {'on' if graphs else 'off'}, {args.frames} frames, batch 1, "
+                f"\n{precision}, CUDA graphs {used}, {args.frames} frames, batch 1, "
                 f"transfers included in host latency, compute excludes them:"
             )
             for k, label in (
@@ -261,7 +262,7 @@ def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: list[Ch
             print(f"  throughput    {rec['throughput'][0]:.1f} frames/s")
             checks.append(
                 Check(
-                    f"{precision} timing, graphs {'on' if graphs else 'off'} (worker thread)",
+                    f"{precision} timing, graphs {used} (worker thread)",
                     True,
                     f"GPU compute median {np.median(rec['compute']):.3f} ms, end-to-end median "
                     f"{np.median(rec['wall']):.3f} ms, {rec['throughput'][0]:.0f} fps",
