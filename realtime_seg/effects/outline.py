@@ -26,6 +26,13 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_SCALE = 0.5
 
 
+def needs_tracker(effect: Effect) -> bool:
+    """Whether ``effect`` (or any effect stacked in it, e.g. ``blur+outline``) draws tracked regions."""
+    if getattr(effect, "needs_tracker", False):
+        return True
+    return any(needs_tracker(e) for e in getattr(effect, "effects", ()))
+
+
 @lru_cache(maxsize=1024)
 def id_color_bgr(region_id: int) -> tuple[int, int, int]:
     """A bright colour fixed per id: hues spread by the golden ratio, so neighbouring ids differ clearly."""

@@ -9,7 +9,7 @@ import pytest
 
 from realtime_seg.effects import create_effect
 from realtime_seg.effects.basic import MaskEffect
-from realtime_seg.effects.outline import OutlineEffect, id_color_bgr
+from realtime_seg.effects.outline import OutlineEffect, id_color_bgr, needs_tracker
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.tracking import RegionTracker, find_regions
 from tests.tracking.synth import disc_mask, nearest_id
@@ -124,3 +124,18 @@ def test_bad_settings_and_bad_frames() -> None:
     _, mask = _tracked_mask()
     with pytest.raises(ValueError, match="frame is 64x48 but the mask is 320x240"):
         OutlineEffect().apply(np.zeros((48, 64, 3), np.uint8), mask)
+
+
+def test_blur_plus_outline_draws_outlines_on_the_blur() -> None:
+    frame, mask = _tracked_mask()
+    stacked = create_effect("blur+outline", show_labels=False, show_ids=False)
+    assert needs_tracker(stacked) and needs_tracker(OutlineEffect()) and not needs_tracker(create_effect("blur"))
+    blurred = create_effect("blur").apply(frame, mask)
+    out = stacked.apply(frame, mask)
+    changed = np.any(out != blurred, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert len(xs) > 100
+    d = np.minimum(np.hypot(xs - 80, ys - 120), np.hypot(xs - 230, ys - 120))
+    assert np.all(np.abs(d - 40) <= 3)  # only the outlines differ from the blur
+    for cx, cy, r in DISCS:
+        assert _pixels_of(out, id_color_bgr(nearest_id(mask.regions, cx, cy))).sum() > 2 * np.pi * r
