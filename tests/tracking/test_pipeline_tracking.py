@@ -10,6 +10,7 @@ import pytest
 
 from realtime_seg.effects import create_effect
 from realtime_seg.effects.outline import OutlineEffect, id_color_bgr
+from realtime_seg.io.samples import load_sample
 from realtime_seg.pipeline.processor import FrameProcessor
 from realtime_seg.postprocess.refine import RefineConfig, Refiner
 from realtime_seg.segmenter import open_segmenter
@@ -45,9 +46,8 @@ def test_processor_tracks_bright_discs_with_a_tiny_model(tmp_path: Path) -> None
 @pytest.mark.network
 def test_shifted_photo_of_a_person_keeps_one_id() -> None:
     """The astronaut photo (scikit-image wheel) slides across a wider canvas; the real selfie model segments
-    every frame; the person keeps one id throughout. Needs the samples and the default model (``models``)."""
-    samples = pytest.importorskip("realtime_seg.io.samples", reason="sample photos land with the models branch")
-    photo = samples.load_sample("astronaut")
+    every frame; the person keeps one id throughout."""
+    photo = load_sample("astronaut")
     h, w = photo.shape[:2]
     tracker = RegionTracker(smooth_outline=0.5)
     with open_segmenter("selfie", "onnxruntime", threads=1) as seg:
