@@ -21,6 +21,8 @@ class Tracker(Protocol):
 
     def step(self, mask: MaskFrame, t: float) -> list[Any]: ...
 
+    def reset(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Processed:
@@ -57,6 +59,8 @@ class FrameProcessor:
     def reset(self) -> None:
         self._last_seg = None
         self.refiner.reset()
+        if self.tracker is not None:
+            self.tracker.reset()
 
     def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
         timings: dict[str, float] = {}
