@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import logging
 import threading
 import time
@@ -164,6 +165,7 @@ class LivePipeline:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._paused = threading.Event()
+        self._reset = threading.Event()
         self._thread: threading.Thread | None = None
         self._proc: FrameProcessor | None = None
         self._segmenter: Segmenter | None = None
@@ -186,6 +188,10 @@ class LivePipeline:
             self._settings = new
             self._pending = new
         return new
+
+    def reset(self) -> None:
+        """Forget the stream's history (temporal smoothing, tracks) before the next frame: a new source."""
+        self._reset.set()
 
     def pause(self, paused: bool = True) -> None:
         if paused:
@@ -237,6 +243,12 @@ class LivePipeline:
                 if pending is not None:
                     self._apply(pending)
                     self.ready.set()
+                if self._reset.is_set():
+                    self._reset.clear()
+                    if self._proc is not None:
+                        self._proc.reset()
+                        if self._proc.tracker is not None and self._active is not None:
+                            self._proc.tracker = self._make_tracker(self._active, self._active.effect)
                 if self._paused.is_set():
                     self._stop.wait(0.02)
                     continue
@@ -408,3 +420,32 @@ def refine_config(**values: Any) -> RefineConfig:
     """A :class:`RefineConfig` from the app's controls, ignoring knobs this build's refiner does not have."""
     known = {f.name for f in dataclasses.fields(RefineConfig)}
     return RefineConfig(**{k: v for k, v in values.items() if k in known})
+
+
+#: app control -> the constructor keyword(s) an effect may call it by (the first one it accepts is used)
+_EFFECT_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "strength": ("strength", "blur_strength", "radius"),
+    "background": ("background", "image", "path"),
+    "color_bgr": ("color_bgr", "color", "colour"),
+    "alpha": ("alpha", "opacity"),
+}
+
+
+def effect_options(effect: str, **controls: Any) -> dict[str, Any]:
+    """Constructor options for ``effect`` from the app's controls (``strength``, ``background``,
+    ``color_bgr``, ``alpha``), keeping only those the effect takes. Empty values are left out."""
+    from realtime_seg.effects import EFFECTS
+
+    cls = EFFECTS.get(effect)
+    if cls is None:
+        return {}
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    opts: dict[str, Any] = {}
+    for control, value in controls.items():
+        if value is None or value == "":
+            continue
+        for kw in _EFFECT_KEYWORDS.get(control, (control,)):
+            if kw in accepted:
+                opts[kw] = value
+                break
+    return opts
