@@ -11,6 +11,7 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from realtime_seg.cli._common import add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, effect_from_args, refine_config_from_args
@@ -37,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_effect_options(p)
     add_refine_options(p)
     add_model_options(p)
-    p.add_argument("--every", type=int, default=1, metavar="N", help="compute the mask every N frames, reuse it between")
+    p.add_argument(
+        "--every", type=int, default=1, metavar="N", help="compute the mask every N frames and reuse it in between"
+    )
     p.add_argument("--masks-out", type=Path, metavar="DIR", help="write the alpha of each frame as DIR/000000.png ...")
     p.add_argument("--alpha-out", type=Path, metavar="FILE", help="write the alpha as a grey video")
     p.add_argument("--codec", default="libx264", help="video encoder (default: libx264, H.264 yuv420p)")
@@ -152,7 +155,7 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
             processor,
             sinks,
             threaded=not args.sequential,
-            on_frame=(lambda n: bar.update(1)) if bar is not None else None,
+            on_frame=(lambda n: _tick(bar)) if bar is not None else None,
         )
         try:
             stats = pipeline.run()
@@ -167,7 +170,11 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
         return ProcessOutcome(stats, outputs, segmenter.description)
 
 
-def _partial_note(sinks: list, written: int | None) -> str:
+def _tick(bar: Any) -> None:
+    bar.update(1)
+
+
+def _partial_note(sinks: list[Any], written: int | None) -> str:
     from realtime_seg.pipeline.offline import VideoSink
 
     kept = [str(s.kept_partial) for s in sinks if isinstance(s, VideoSink) and s.kept_partial]

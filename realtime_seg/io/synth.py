@@ -74,9 +74,7 @@ def pattern_frames(size_wh: tuple[int, int], n_frames: int, *, grey: bool = Fals
         x = int((w - side) * (i / max(1, n_frames - 1)))
         y = (h - side) // 2
         f[y : y + side, x : x + side] = (230, 240, 250)
-        if grey:
-            f = cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-        yield f
+        yield cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) if grey else f
 
 
 def write_clip(

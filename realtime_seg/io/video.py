@@ -427,7 +427,8 @@ class VideoWriter:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders need strictly increasing pts
         if self.pix_fmt == "yuv420p":
-            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+            i420: Any = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         frame.pts = pts
@@ -537,5 +538,5 @@ def write_mask_png(folder: Path, index: int, alpha: np.ndarray) -> Path:
     """``folder/000123.png``: the alpha as 8-bit grey at frame size, written atomically."""
     from realtime_seg.io.images import write_image_atomic
 
-    a8 = alpha if alpha.dtype == np.uint8 else np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    a8 = alpha if alpha.dtype == np.uint8 else (alpha * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
     return write_image_atomic(folder / f"{index:06d}.png", a8)
