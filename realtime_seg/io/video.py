@@ -127,6 +127,8 @@ class VideoReader:
             raise VideoError(f"not a video (empty file): {self.path}")
         try:
             self._container: Any = av.open(str(self.path), "r", format="image2" if pattern else None)
+        except av.error.EOFError as exc:
+            raise VideoError(f"zero frames: {self.path} ends before any video data") from exc
         except (av.FFmpegError, ValueError, OSError) as exc:
             raise VideoError(f"not a video, or unreadable: {self.path} ({_reason(exc)})") from exc
         try:
@@ -405,6 +407,10 @@ class VideoWriter:
                 self._audio_packets = iter(src.demux(a_in))
             else:
                 src.close()
+        try:  # writes the header now, so an unsupported combination fails before the first frame
+            self._container.start_encoding()
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            raise OutputError(f"cannot start writing {self.path.name}: {_reason(exc)}") from exc
 
     # -- writing ------------------------------------------------------------------------------------
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
