@@ -14,6 +14,7 @@ from realtime_seg.effects.base import Effect
 from realtime_seg.effects.basic import MaskEffect, NoEffect
 from realtime_seg.effects.blur import BlurEffect
 from realtime_seg.effects.compose import ComposeEffect
+from realtime_seg.effects.outline import OutlineEffect
 from realtime_seg.effects.overlay import OverlayEffect
 from realtime_seg.effects.replace import ReplaceEffect
 from realtime_seg.errors import UnknownNameError
@@ -24,6 +25,7 @@ EFFECTS: dict[str, type[Effect]] = {
     ReplaceEffect.name: ReplaceEffect,
     OverlayEffect.name: OverlayEffect,
     MaskEffect.name: MaskEffect,
+    OutlineEffect.name: OutlineEffect,
 }
 
 
