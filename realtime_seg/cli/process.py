@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--masks-out", type=Path, metavar="DIR", help="write the alpha of each frame as DIR/000000.png ...")
     p.add_argument("--alpha-out", type=Path, metavar="FILE", help="write the alpha as a grey video")
+    p.add_argument(
+        "--outlines-out",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="write tracked region outlines (ids stable across frames) as JSON Lines, one frame per line",
+    )
     p.add_argument("--codec", default="libx264", help="video encoder (default: libx264, H.264 yuv420p)")
     p.add_argument("--crf", type=int, default=23, help="quality for x264/x265/vpx, lower is better (default: 23)")
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default: {DEFAULT_PRESET})")
@@ -68,13 +74,20 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
     if args.every < 1:
         raise InputError(f"--every must be >= 1, got {args.every}")
-    files = [(p, k) for p, k in ((args.output, "output"), (args.alpha_out, "--alpha-out")) if p is not None]
+    named = ((args.output, "output"), (args.alpha_out, "--alpha-out"))
+    files = [(p, k) for p, k in named if p is not None]
     if not files and args.masks_out is None and getattr(args, "outlines_out", None) is None:
-        raise InputError("nothing to write: give -o OUT.mp4, --masks-out DIR or --alpha-out FILE")
+        raise InputError("nothing to write: give -o OUT.mp4, --masks-out DIR, --alpha-out FILE or --outlines-out FILE")
     for path, kind in files:
         check_output_path(path, inputs=[args.input], kind=kind)
     if len(files) == 2 and files[0][0].resolve() == files[1][0].resolve():
         raise OutputError(f"--alpha-out and -o are the same file: {args.output}")
+    if args.outlines_out is not None:
+        o = args.outlines_out
+        if not o.parent.is_dir():
+            raise OutputError(f"--outlines-out folder does not exist: {o.parent}")
+        if any(o.resolve() == p.resolve() for p in [args.input, *(f for f, _ in files)]):
+            raise OutputError(f"--outlines-out {o} is the same file as the input or another output")
     if args.masks_out is not None:
         parent = args.masks_out.parent
         if not parent.is_dir():
@@ -86,7 +99,14 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcome:
     """Run one ``process`` job from parsed arguments (also used by ``demo``)."""
     from realtime_seg.io.video import VideoReader, VideoWriter
-    from realtime_seg.pipeline.offline import AlphaVideoSink, FrameSink, MaskPngSink, OfflinePipeline, VideoSink
+    from realtime_seg.pipeline.offline import (
+        AlphaVideoSink,
+        FrameSink,
+        MaskPngSink,
+        OfflinePipeline,
+        OutlinesSink,
+        VideoSink,
+    )
     from realtime_seg.pipeline.processor import FrameProcessor
     from realtime_seg.postprocess.refine import Refiner
     from realtime_seg.segmenter import open_segmenter
@@ -99,7 +119,12 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
         refiner = Refiner(refine_config_from_args(args))
         threads = args.threads if args.threads is not None else DEFAULT_PROCESS_THREADS
         segmenter = stack.enter_context(open_segmenter(args.model, args.backend, threads=threads))
-        processor = FrameProcessor(segmenter, refiner, effect, every=args.every)
+        tracker = None
+        if args.outlines_out is not None or "outline" in args.effect.split("+"):
+            from realtime_seg.tracking import RegionTracker
+
+            tracker = RegionTracker()
+        processor = FrameProcessor(segmenter, refiner, effect, tracker=tracker, every=args.every)
 
         sinks: list[FrameSink] = []
         try:
@@ -131,6 +156,10 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
                 except OSError as exc:
                     raise OutputError(f"cannot create --masks-out folder {args.masks_out}: {exc.strerror}") from exc
                 sinks.append(MaskPngSink(args.masks_out))
+            if args.outlines_out is not None:
+                from realtime_seg.io.outlines import OutlinesWriter
+
+                sinks.append(OutlinesSink(OutlinesWriter(args.outlines_out), keep_partial=args.keep_partial))
         except BaseException:
             for s in sinks:
                 s.abort()

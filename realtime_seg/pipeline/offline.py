@@ -108,6 +108,34 @@ class MaskPngSink(FrameSink):
         return self.folder if self.written else None
 
 
+class OutlinesSink(FrameSink):
+    """Tracked region outlines, one JSON line per frame (``realtime_seg.io.outlines.OutlinesWriter``).
+
+    Needs a processor with a region tracker (``mask.regions`` filled). ``keep_partial``: on a failure,
+    keep the lines written so far as a complete file under the final name.
+    """
+
+    stage = "outlines"
+
+    def __init__(self, writer: Any, *, keep_partial: bool = False) -> None:
+        self.writer, self.keep_partial = writer, keep_partial
+        self.written = 0
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        self.writer.write(frame.index, frame.t, result.mask.regions)
+        self.written += 1
+
+    def close(self) -> Path:
+        return Path(self.writer.close())
+
+    def abort(self) -> Path | None:
+        if self.keep_partial and self.written:
+            self.kept_partial = Path(self.writer.close())
+            return self.kept_partial
+        self.writer.abort()
+        return None
+
+
 # -- the pipeline ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _End:
