@@ -16,11 +16,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from realtime_seg.errors import CameraLost, CaptureError
+from realtime_seg.errors import CameraLost, CaptureError, VideoError
+
+if TYPE_CHECKING:
+    from realtime_seg.io.video import VideoReader
 
 logger = logging.getLogger(__name__)
 
@@ -199,61 +203,68 @@ class CameraSource(Source):
 
 
 class FileSource(Source):
-    """A video file played as if it were a camera: at its own frame rate (``paced``), looping (``loop``)."""
+    """A video file played as if it were a camera: at its own frame rate (``paced``), looping (``loop``).
+
+    Decoding goes through the offline :class:`~realtime_seg.io.video.VideoReader` (PyAV): upright frames,
+    corrupt files reported in the reader's words. Looping reopens the file at its end.
+    """
 
     def __init__(self, path: str | Path, *, loop: bool = True, paced: bool = True) -> None:
         self.path = Path(path)
         self.loop, self.paced = loop, paced
         self.name = self.path.name
-        self._cap: cv2.VideoCapture | None = None
+        self._reader: VideoReader | None = None
         self._size = (0, 0)
         self._fps = 30.0
         self._pacer = _Pacer(self._fps)
         self._delivered = 0
 
+    def _open_reader(self) -> VideoReader:
+        from realtime_seg.io.video import VideoReader
+
+        try:
+            return VideoReader(self.path)
+        except VideoError as exc:
+            raise CaptureError(f"cannot play {self.path.name}: {exc}") from exc
+
     def open(self) -> None:
         self.close()
         if not self.path.is_file():
             raise CaptureError(f"input file not found: {self.path}")
-        cap = cv2.VideoCapture(str(self.path))
-        ok, first = cap.read() if cap.isOpened() else (False, None)
-        if not ok or first is None:
-            cap.release()
-            raise CaptureError(f"cannot play {self.path}: not a video OpenCV/FFmpeg can decode")
-        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self._fps = float(fps) if fps and 0 < fps < 1000 and math.isfinite(fps) else 30.0
-        self._size = (first.shape[1], first.shape[0])
+        reader = self._open_reader()
+        fps = float(reader.info.fps)
+        self._fps = fps if 0 < fps < 1000 and math.isfinite(fps) else 30.0
+        self._size = reader.info.size_wh
         self._pacer = _Pacer(self._fps)
-        self._cap = cap
+        self._reader = reader
         self._delivered = 0
 
     def read(self) -> np.ndarray | None:
-        if self._cap is None:
+        if self._reader is None:
             raise CameraLost(f"{self.name} is not open")
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
+        try:
+            frame = next(self._reader).image
+        except StopIteration:
             if not self.loop:
                 return None
-            if self._delivered == 0:
-                raise CameraLost(f"{self.name} delivers no frames")
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self._cap.read()
-            if not ok or frame is None:  # some containers do not seek: reopen instead
-                self._cap.release()
-                self._cap = cv2.VideoCapture(str(self.path))
-                ok, frame = self._cap.read()
-                if not ok or frame is None:
-                    raise CameraLost(f"{self.name} could not be restarted for looping")
+            self._reader.close()
+            self._reader = None
+            try:
+                self._reader = self._open_reader()
+                frame = next(self._reader).image
+            except (CaptureError, StopIteration) as exc:
+                raise CameraLost(f"{self.name} could not be restarted for looping: {exc}") from exc
+        except VideoError as exc:
+            raise CameraLost(f"{self.name}: {exc}") from exc
         self._delivered += 1
         if self.paced:
             self._pacer.wait()
         return frame
 
     def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     @property
     def size_wh(self) -> tuple[int, int]:

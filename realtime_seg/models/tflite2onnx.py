@@ -103,9 +103,7 @@ def parse_transpose_conv_options(blob: bytes) -> TransposeConvOptions:
     ``padding`` uses TFLite's C enum (``TfLitePadding``): 1 = SAME, 2 = VALID.
     """
     if len(blob) < 12:
-        raise ModelError(
-            f"Convolution2DTransposeBias options must be at least 12 bytes (3 x int32), got {len(blob)}"
-        )
+        raise ModelError(f"Convolution2DTransposeBias options must be at least 12 bytes (3 x int32), got {len(blob)}")
     padding, stride_w, stride_h = struct.unpack_from("<3i", blob, 0)
     names = {1: "SAME", 2: "VALID"}
     if padding not in names:
@@ -414,9 +412,7 @@ class _Converter:
             if op_name == "CUSTOM":
                 custom_name = (code.CustomCode() or b"").decode("utf-8", "replace")
                 if custom_name not in custom:
-                    raise ModelError(
-                        f"{self.name}: unsupported TFLite custom op {custom_name!r} (operator {j})"
-                    )
+                    raise ModelError(f"{self.name}: unsupported TFLite custom op {custom_name!r} (operator {j})")
                 custom[custom_name](op)
             elif op_name in handlers:
                 handlers[op_name](op)
@@ -429,8 +425,7 @@ class _Converter:
         out_shape = _nchw(self.shape(self.output_index))
         if len(in_shape) != 4 or in_shape[1] != 3 or out_shape[1] != 1:
             raise ModelError(
-                f"{self.name}: expected an RGB image in and a 1-channel map out, "
-                f"got {in_shape} -> {out_shape}"
+                f"{self.name}: expected an RGB image in and a 1-channel map out, got {in_shape} -> {out_shape}"
             )
         graph = helper.make_graph(
             self.nodes,
@@ -451,9 +446,7 @@ class _Converter:
             model,
             {"source": self.name, "layout": "NCHW", "input_range": "0..1", "color": "RGB"},
         )
-        expected = {
-            name: _nchw(self.shape(idx)) for idx, name in self.names.items() if idx not in self.consts
-        }
+        expected = {name: _nchw(self.shape(idx)) for idx, name in self.names.items() if idx not in self.consts}
         return validate(model, expected)
 
 
@@ -479,9 +472,7 @@ def validate(model: onnx.ModelProto, expected_shapes: dict[str, list[int]] | Non
                 )
         missing = [n for n in expected_shapes if n not in seen]
         if missing:
-            raise ModelError(
-                f"{model.graph.name}: shape inference left {len(missing)} tensors unknown: {missing[:5]}"
-            )
+            raise ModelError(f"{model.graph.name}: shape inference left {len(missing)} tensors unknown: {missing[:5]}")
     return model
 
 
@@ -492,7 +483,5 @@ def convert_tflite(tflite_bytes: bytes, *, name: str) -> onnx.ModelProto:
     Raises :class:`ModelError` for an unsupported op, a malformed file or a failed validation.
     """
     model = _Converter(tflite_bytes, name).convert()
-    log.debug(
-        "converted %s: %d nodes, %d initializers", name, len(model.graph.node), len(model.graph.initializer)
-    )
+    log.debug("converted %s: %d nodes, %d initializers", name, len(model.graph.node), len(model.graph.initializer))
     return model

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -124,18 +124,6 @@ class LiveStatus:
     level: StatusLevel
     message: str
     backend: str = ""
-
-
-class _Stacked(Effect):
-    """An effect followed by outlines drawn on its output (the "outlines on" switch)."""
-
-    name = "stacked"
-
-    def __init__(self, base: Effect, top: Effect) -> None:
-        self.base, self.top = base, top
-
-    def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
-        return self.top.apply(self.base.apply(frame, mask), mask)
 
 
 class LivePipeline:
@@ -258,6 +246,8 @@ class LivePipeline:
                 self._process(frame)
         finally:
             self.ready.set()
+            if self._proc is not None:
+                _close_effect(self._proc.effect)
             if self._segmenter is not None:
                 try:
                     self._segmenter.close()
@@ -329,6 +319,7 @@ class LivePipeline:
                 if effect is None and self._active is not None:  # keep the running effect
                     applied = replace(applied, effect=self._active.effect, effect_options=self._active.effect_options)
                 elif effect is not None:
+                    _close_effect(proc.effect)
                     proc.effect = effect
             wants_tracker = self._wants_tracker(applied)
             if wants_tracker and proc.tracker is None:
@@ -354,9 +345,10 @@ class LivePipeline:
     def _make_effect(self, s: LiveSettings) -> Effect | None:
         """The effect for ``s`` (with outlines stacked on top when switched on); ``None`` if it fails."""
         try:
-            effect = create_effect(s.effect, **dict(s.effect_options))
+            name = s.effect
             if s.outlines and s.effect != "outline" and "outline" in effect_names():
-                effect = _Stacked(effect, create_effect("outline"))
+                name = f"{s.effect}+outline"  # outlines drawn on the effect's output
+            effect = create_effect(name, **dict(s.effect_options))
         except Exception as exc:
             self._status("error", f"effect {s.effect!r} failed: {exc}")
             return None
@@ -393,6 +385,17 @@ class LivePipeline:
         return None, (s.model, s.backend)
 
 
+def _close_effect(effect: Effect) -> None:
+    """Release what an effect holds (a background video's decoder), stacked effects included."""
+    for e in getattr(effect, "effects", (effect,)):
+        close = getattr(e, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                logger.exception("closing effect %s failed", getattr(e, "name", e))
+
+
 def backend_summary(seg: Segmenter) -> str:
     """e.g. ``ONNX Runtime CPU (default threads): auto: TensorRT not installed``."""
     return f"{seg.backend.description}: {seg.choice.reason}"
@@ -422,30 +425,26 @@ def refine_config(**values: Any) -> RefineConfig:
     return RefineConfig(**{k: v for k, v in values.items() if k in known})
 
 
-#: app control -> the constructor keyword(s) an effect may call it by (the first one it accepts is used)
-_EFFECT_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "strength": ("strength", "blur_strength", "radius"),
-    "background": ("background", "image", "path"),
-    "color_bgr": ("color_bgr", "color", "colour"),
-    "alpha": ("alpha", "opacity"),
-}
+def effect_options(
+    effect: str,
+    *,
+    strength: float | None = None,
+    background: str = "",
+    color_bgr: tuple[int, int, int] | None = None,
+    alpha: float | None = None,
+) -> dict[str, Any]:
+    """Constructor options for ``effect`` from the app's controls: blur ``strength``, a ``background``
+    image or video file (by its suffix; empty: ``color_bgr``), overlay ``alpha``. Controls the effect
+    does not use are left out, so one call serves every effect."""
+    from realtime_seg.effects.replace import IMAGE_SUFFIXES
 
-
-def effect_options(effect: str, **controls: Any) -> dict[str, Any]:
-    """Constructor options for ``effect`` from the app's controls (``strength``, ``background``,
-    ``color_bgr``, ``alpha``), keeping only those the effect takes. Empty values are left out."""
-    from realtime_seg.effects import EFFECTS
-
-    cls = EFFECTS.get(effect)
-    if cls is None:
-        return {}
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    opts: dict[str, Any] = {}
-    for control, value in controls.items():
-        if value is None or value == "":
-            continue
-        for kw in _EFFECT_KEYWORDS.get(control, (control,)):
-            if kw in accepted:
-                opts[kw] = value
-                break
-    return opts
+    if effect == "blur" and strength is not None:
+        return {"strength": float(strength)}
+    if effect == "replace":
+        if background:
+            kind = "image" if Path(background).suffix.lower() in IMAGE_SUFFIXES else "video"
+            return {kind: background}
+        return {"color": tuple(color_bgr)} if color_bgr is not None else {}
+    if effect == "overlay" and alpha is not None:
+        return {"alpha": float(alpha)}
+    return {}

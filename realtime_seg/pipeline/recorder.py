@@ -1,19 +1,18 @@
 """Recording the live output to MP4 in a background thread, so encoding never stalls the display.
 
 Frames are stamped with their capture time (variable frame rate: the file plays at the speed it was
-seen). The queue is bounded; a frame that arrives while it is full is dropped and counted. The file
-is written under a temporary name and renamed when complete, so a recording is whole or absent.
+seen). The queue is bounded; a frame that arrives while it is full is dropped and counted. Encoding
+goes through the offline :class:`~realtime_seg.io.video.VideoWriter`: the file is written under a
+temporary name and renamed when complete (after an encoder failure, what was recorded is kept).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,14 +33,13 @@ class Recorder:
         if not self.path.parent.is_dir():
             raise OutputError(f"recording folder does not exist: {self.path.parent}")
         self.fps_hint, self.crf = fps_hint, crf
-        self.tmp_path = self.path.with_name(f".{self.path.stem}.part.mp4")
+        self.tmp_path: Path | None = None
         self.written = 0
         self.dropped = 0
         self.error: BaseException | None = None
         self._q: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._t0: float | None = None
-        self._last_pts = -1
 
     def start(self) -> Recorder:
         self._thread = threading.Thread(target=self._run, name=f"recorder:{self.path.name}", daemon=True)
@@ -71,48 +69,36 @@ class Recorder:
             t.join(timeout)
             self._thread = None
         if self.error is not None:
-            self.tmp_path.unlink(missing_ok=True)
-            raise OutputError(f"recording {self.path} failed: {self.error}") from self.error
+            kept = " (the frames before the failure were kept)" if self.path.is_file() else ""
+            raise OutputError(f"recording {self.path} failed: {self.error}{kept}") from self.error
         if self.written == 0:
-            self.tmp_path.unlink(missing_ok=True)
             raise OutputError(f"recording {self.path} has no frames")
-        os.replace(self.tmp_path, self.path)
         logger.info("recorded %d frames to %s (%d dropped)", self.written, self.path, self.dropped)
         return self.path
 
     def _run(self) -> None:
-        import av
+        from realtime_seg.io.video import VideoWriter
 
-        container: Any = None
-        stream: Any = None
+        writer: VideoWriter | None = None
         try:
             while True:
                 item = self._q.get()
                 if item is None:
                     break
                 frame, t = item
-                if container is None:
+                if writer is None:
                     h, w = frame.shape[:2]
-                    container = av.open(str(self.tmp_path), "w", format="mp4")
-                    stream = container.add_stream("libx264", rate=max(1, round(self.fps_hint)))
-                    stream.width, stream.height = w - w % 2, h - h % 2
-                    stream.pix_fmt = "yuv420p"
-                    stream.codec_context.time_base = _MS
-                    stream.options = {"preset": "veryfast", "crf": str(self.crf)}
+                    writer = VideoWriter(
+                        self.path, fps=self.fps_hint, size_wh=(w, h), time_base=_MS, crf=self.crf, keep_partial=True
+                    )
+                    self.tmp_path = writer.tmp_path
                     self._t0 = t
-                h, w = stream.height, stream.width
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]), format="bgr24")
-                pts = round((t - (self._t0 or t)) * 1000)
-                pts = max(pts, self._last_pts + 1)
-                vf.pts, vf.time_base = pts, _MS
-                self._last_pts = pts
-                for packet in stream.encode(vf):
-                    container.mux(packet)
+                writer.write(frame, pts=round((t - (self._t0 or t)) * 1000))
                 self.written += 1
-            if stream is not None:
-                for packet in stream.encode():
-                    container.mux(packet)
-        except Exception as exc:  # reported by close()
+            if writer is not None:
+                writer.close()
+                writer = None
+        except Exception as exc:  # reported by close(); what was recorded so far is kept
             logger.exception("recording failed")
             self.error = exc
             while True:  # keep draining so writers never block
@@ -122,5 +108,5 @@ class Recorder:
                 except queue.Empty:
                     break
         finally:
-            if container is not None:
-                container.close()
+            if writer is not None:
+                writer.abort()

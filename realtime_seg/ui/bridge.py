@@ -42,6 +42,9 @@ class PipelineBridge(QObject):
             on_status=self.statusChanged.emit,
             capture_fps=lambda: self.capture.fps if self.capture is not None else 0.0,
         )
+
+    def start(self) -> None:
+        """Start processing; connect the signals first, so the first status (the backend) is not missed."""
         self.live.start()
 
     # called in the processing thread

@@ -42,7 +42,7 @@ class PanelValues:
     color: str = "#00b140"
     overlay_alpha: float = 0.5
     outlines: bool = False
-    smoothing: float = 0.0
+    smoothing: float = 0.6
     threshold_on: bool = False
     threshold: float = 0.5
     edge: bool = True
@@ -52,10 +52,10 @@ class PanelValues:
     def __post_init__(self) -> None:
         if not 1 <= self.blur_strength <= 100:
             raise ValueError(f"blur_strength must be in [1, 100], got {self.blur_strength}")
-        for name in ("overlay_alpha", "smoothing"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not 0.05 <= self.overlay_alpha <= 1.0:
+            raise ValueError(f"overlay_alpha must be in [0.05, 1], got {self.overlay_alpha}")
+        if not 0.0 <= self.smoothing <= 0.95:
+            raise ValueError(f"smoothing must be in [0, 0.95], got {self.smoothing}")
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
         if not QColor(self.color).isValid():
@@ -121,7 +121,7 @@ class ControlPanel(QWidget):
         self.color_button = QPushButton()
         self.color_button.clicked.connect(self._pick_color)
         form.addRow("Colour", self.color_button)
-        self.alpha_slider = _slider(0, 100)
+        self.alpha_slider = _slider(5, 100)
         form.addRow("Overlay alpha", self.alpha_slider)
         self.outlines_check = QCheckBox("Region outlines")
         form.addRow(self.outlines_check)

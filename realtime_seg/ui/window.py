@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
+        self.bridge.start()
         self.panel.changed.connect(self._apply_panel)
         self.panel.sourceSelected.connect(self._on_source_selected)
         self.panel.help_button.clicked.connect(self.show_help)

@@ -160,3 +160,27 @@ def test_pause_stops_results_and_resume_takes_the_newest_frame(run: Run) -> None
     run.live.pause(False)
     run.wait(lambda rs: len(rs) > n)
     assert run.results[n].index - run.results[n - 1].index > 5  # it skipped to the newest frame
+
+
+def test_effect_options_map_the_app_controls_to_each_effect() -> None:
+    from realtime_seg.pipeline.live import effect_options
+
+    controls = {"strength": 30, "background": "", "color_bgr": (10, 20, 30), "alpha": 0.4}
+    assert effect_options("blur", **controls) == {"strength": 30.0}
+    assert effect_options("replace", **controls) == {"color": (10, 20, 30)}
+    assert effect_options("replace", **{**controls, "background": "beach.JPG"}) == {"image": "beach.JPG"}
+    assert effect_options("replace", **{**controls, "background": "waves.mp4"}) == {"video": "waves.mp4"}
+    assert effect_options("overlay", **controls) == {"alpha": 0.4}
+    assert effect_options("mask", **controls) == {}
+    for name in ("blur", "replace", "overlay", "mask", "none", "outline"):
+        create_effect(name, **effect_options(name, **controls))  # every effect accepts its options
+
+
+def test_outlines_run_the_tracker_and_count_regions(tiny_model: str) -> None:
+    with Run(LiveSettings(model=tiny_model, backend="onnxruntime", effect="blur", outlines=True)) as r:
+        r.wait(lambda rs: len(rs) >= 3)
+        assert all(x.regions is not None for x in r.results)
+        assert r.results[-1].regions == 2  # the synthetic frame's bright disc and bright rectangle
+        r.live.update(outlines=False)
+        r.wait(lambda rs: rs[-1].regions is None)
+    assert not any(s.level == "error" for s in r.statuses)
