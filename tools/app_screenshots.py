@@ -51,8 +51,12 @@ def save_small_png(image: np.ndarray, out: Path, limit: int = 300_000) -> None:
 
 def shoot(app: QApplication, clip: Path, tmp: Path, out: Path, effect: str, outlines: bool) -> Path:
     settings = QSettings(str(tmp / f"{effect}.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(AppOptions(effect=effect, backend="auto", output_dir=tmp), qsettings=settings,
-                   source=FileSource(clip), cameras=[])
+    w = MainWindow(
+        AppOptions(effect=effect, backend="auto", output_dir=tmp),
+        qsettings=settings,
+        source=FileSource(clip),
+        cameras=[],
+    )
     w.panel.outlines_check.setChecked(outlines)
     w.resize(1080, 580)
     w.show()
