@@ -169,3 +169,24 @@ def test_close_joins_every_thread_within_a_second(qtbot: Any, make_window: MakeW
     w.close()
     assert time.monotonic() - t0 < 1.0
     assert not live.alive and not capture.alive
+
+
+def test_f1_lists_every_hotkey(qtbot: Any, make_window: MakeWindow) -> None:
+    w = make_window()
+    shown(qtbot, w)  # shortcuts work once the window is up and active
+    qtbot.keyClick(w, Qt.Key.Key_H)
+    assert not w.view.show_hud
+    qtbot.keyClick(w, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: hasattr(w, "help_box") and w.help_box.isVisible(), timeout=3000)
+    text = w.help_box.text()
+    for key in ("Space", "S", "R", "F", "1-6", "Q", "snapshot", "record", "full screen", "pause", "quit"):
+        assert key in text
+    w.help_box.close()
+
+
+def test_outlines_show_the_region_count_in_the_hud(qtbot: Any, make_window: MakeWindow) -> None:
+    w = make_window()
+    w.panel.outlines_check.setChecked(True)
+    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.regions is not None, timeout=5000)
+    shown(qtbot, w)
+    assert any(line.startswith("regions") for line in w.view.hud_lines)
