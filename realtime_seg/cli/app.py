@@ -1,0 +1,108 @@
+"""``realtime-seg app``: the desktop app on a webcam or a file played as a camera; ``--measure`` runs headless."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.errors import InputError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 1280x720, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return (w, h)
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text.lower().removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 10 or 10s, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"--measure needs a positive duration, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from realtime_seg.pipeline.live import EFFECT_ORDER
+
+    p = sub.add_parser(
+        "app",
+        help="the live desktop app (webcam, or a file played as a camera)",
+        description="Live segmentation in a window. Keys: space pause, S snapshot, R record, F full screen, "
+        "1-6 effects, Q quit, F1 help. --measure runs without a window and prints the speed figures.",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="N", help="camera index (default: the last used, or 0)")
+    src.add_argument("--input", type=Path, metavar="FILE", help="play a video file as if it were a camera (loops)")
+    p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
+    p.add_argument("--effect", default=None, help=f"start with this effect ({', '.join(EFFECT_ORDER)})")
+    p.add_argument("--outlines", action="store_true", help="with --measure: draw tracked region outlines")
+    p.add_argument("--output-dir", type=Path, default=None, help="snapshots and recordings (default: Pictures)")
+    p.add_argument(
+        "--measure",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",
+    )
+    add_model_options(p)
+    p.set_defaults(func=run, model=None, backend=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime_seg.pipeline.live import available_effects
+
+    if args.effect is not None and args.effect not in available_effects():
+        from realtime_seg.errors import UnknownNameError
+
+        raise UnknownNameError("effect", args.effect, available_effects())
+    if args.input is not None and not args.input.is_file():
+        raise InputError(f"input file not found: {args.input}")
+    if args.measure is not None:
+        return _measure(args)
+    from realtime_seg.ui.app import run_app
+    from realtime_seg.ui.window import AppOptions
+
+    opts = AppOptions(
+        camera=args.camera,
+        input=args.input,
+        model=args.model,
+        backend=args.backend,
+        effect=args.effect,
+        threads=args.threads,
+        output_dir=args.output_dir,
+        camera_size_wh=args.size,
+    )
+    return run_app(opts)
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from realtime_seg.capture.sources import CameraSource, FileSource, Source
+    from realtime_seg.models.registry import DEFAULT_MODEL
+    from realtime_seg.pipeline.live import LiveSettings, available_effects, effect_options
+    from realtime_seg.pipeline.measure import measure_live
+
+    source: Source = FileSource(args.input) if args.input else CameraSource(args.camera or 0, *args.size)
+    effect = args.effect or ("blur" if "blur" in available_effects() else "none")
+    settings = LiveSettings(
+        model=args.model or DEFAULT_MODEL,
+        backend=args.backend or "auto",
+        threads=args.threads,
+        effect=effect,
+        effect_options=effect_options(effect),
+        outlines=args.outlines,
+    )
+    stats = measure_live(source, settings, args.measure)
+    out(f"realtime-seg app --measure: effect {effect}, model {settings.model}")
+    for line in stats.lines():
+        out("  " + line)
+    for msg in stats.messages:
+        out(f"  note: {msg}")
+    return 0

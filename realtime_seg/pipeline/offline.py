@@ -1,0 +1,363 @@
+"""The offline pipeline: decoder thread -> processing (caller's thread) -> writer thread.
+
+- Queues are bounded (``queue_size``), so memory stays flat however long the video is.
+- Every blocking put/get uses a short timeout and checks a stop :class:`threading.Event`, so no thread
+  can hang: an exception in any stage sets the event, the other stages notice within 0.1 s, and the
+  exception is re-raised in the caller's thread. Ctrl-C (KeyboardInterrupt, delivered to the caller's
+  thread) does the same.
+- A decoding error (a truncated file) travels *in order* behind the frames decoded before it, so those
+  frames are still processed and written (what ``--keep-partial`` keeps) before it is raised.
+- Sinks are finalized (renamed to their final names) only after the last frame; on any failure they are
+  aborted: the partial file is deleted, or kept as a playable file when the sink was told to keep it.
+
+``threaded=False`` runs the same stages one after the other in the caller's thread (the baseline).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from realtime_seg.io.video import Frame, VideoWriter, write_mask_png
+from realtime_seg.pipeline.processor import Processed
+from realtime_seg.pipeline.stats import RunStats, StageTimer
+
+logger = logging.getLogger(__name__)
+
+_POLL_S = 0.1
+_JOIN_S = 2.0
+
+
+class Processor(Protocol):
+    def process(self, frame: Any, index: int, t: float) -> Processed: ...
+
+
+# -- sinks -----------------------------------------------------------------------------------------
+class FrameSink(ABC):
+    """Where processed frames go. ``close`` finalizes; ``abort`` cleans up after a failure."""
+
+    #: the stage name its timings are recorded under
+    stage: ClassVar[str]
+    #: set by :meth:`abort` when a playable partial output was kept
+    kept_partial: Path | None = None
+
+    @abstractmethod
+    def write(self, frame: Frame, result: Processed) -> None: ...
+
+    @abstractmethod
+    def close(self) -> Path: ...
+
+    @abstractmethod
+    def abort(self) -> Path | None: ...
+
+
+class VideoSink(FrameSink):
+    """The composited frames, into a :class:`VideoWriter` (input pts kept)."""
+
+    stage = "encode"
+
+    def __init__(self, writer: VideoWriter) -> None:
+        self.writer = writer
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        self.writer.write(result.output, frame.pts)
+
+    def close(self) -> Path:
+        return self.writer.close()
+
+    def abort(self) -> Path | None:
+        self.kept_partial = self.writer.abort()
+        return self.kept_partial
+
+
+class AlphaVideoSink(VideoSink):
+    """The refined alpha as a grey video."""
+
+    stage = "alpha"
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        a8 = (result.mask.alpha * 255.0 + 0.5).clip(0, 255).astype("uint8")
+        self.writer.write(a8, frame.pts)
+
+
+class MaskPngSink(FrameSink):
+    """``DIR/000000.png`` ...: the alpha as 8-bit grey at frame size, one atomic file per frame."""
+
+    stage = "masks"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.written = 0
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        write_mask_png(self.folder, frame.index, result.mask.alpha)
+        self.written += 1
+
+    def close(self) -> Path:
+        return self.folder
+
+    def abort(self) -> Path | None:
+        # every PNG already written is complete (atomic per file); they stay
+        return self.folder if self.written else None
+
+
+class OutlinesSink(FrameSink):
+    """Tracked region outlines, one JSON line per frame (``realtime_seg.io.outlines.OutlinesWriter``).
+
+    Needs a processor with a region tracker (``mask.regions`` filled). ``keep_partial``: on a failure,
+    keep the lines written so far as a complete file under the final name.
+    """
+
+    stage = "outlines"
+
+    def __init__(self, writer: Any, *, keep_partial: bool = False) -> None:
+        self.writer, self.keep_partial = writer, keep_partial
+        self.written = 0
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        self.writer.write(frame.index, frame.t, result.mask.regions)
+        self.written += 1
+
+    def close(self) -> Path:
+        return Path(self.writer.close())
+
+    def abort(self) -> Path | None:
+        if self.keep_partial and self.written:
+            self.kept_partial = Path(self.writer.close())
+            return self.kept_partial
+        self.writer.abort()
+        return None
+
+
+# -- the pipeline ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _End:
+    """The end marker; ``error`` is the decoder's exception when the stream broke."""
+
+    error: BaseException | None = None
+
+
+class _Stopped(Exception):
+    """Internal: the stop event was set while waiting on a queue."""
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            q.put(item, timeout=_POLL_S)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+
+
+def _timed(frames: Iterable[Frame], timer: StageTimer) -> Iterator[Frame]:
+    it = iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            f = next(it)
+        except StopIteration:
+            return
+        timer.add("decode", (time.perf_counter() - t0) * 1e3)
+        yield f
+
+
+class OfflinePipeline:
+    """Run ``frames`` through ``processor`` into ``sinks``. One instance per run.
+
+    ``on_frame(n)`` is called after each frame is written (from the writer thread when threaded).
+    ``stop`` may be set from outside to cancel: :meth:`run` then raises :class:`KeyboardInterrupt`.
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[Frame],
+        processor: Processor,
+        sinks: Sequence[FrameSink],
+        *,
+        threaded: bool = True,
+        queue_size: int = 4,
+        on_frame: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self.frames, self.processor, self.sinks = frames, processor, list(sinks)
+        self.threaded, self.queue_size, self.on_frame = threaded, queue_size, on_frame
+        self.stop = stop or threading.Event()
+        self.timer = StageTimer()
+        self.written = 0
+        self.threads: list[threading.Thread] = []
+        self._errors: list[BaseException] = []
+
+    # stages ---------------------------------------------------------------------------------------
+    def _process(self, frame: Frame) -> Processed:
+        t0 = time.perf_counter()
+        result = self.processor.process(frame.image, frame.index, frame.t)
+        self.timer.add("process", (time.perf_counter() - t0) * 1e3)
+        self.timer.add_all(result.timings_ms)
+        return result
+
+    def _write(self, frame: Frame, result: Processed) -> None:
+        for sink in self.sinks:
+            t0 = time.perf_counter()
+            sink.write(frame, result)
+            self.timer.add(sink.stage, (time.perf_counter() - t0) * 1e3)
+        self.written += 1
+        if self.on_frame is not None:
+            self.on_frame(self.written)
+
+    # runs -----------------------------------------------------------------------------------------
+    def run(self) -> RunStats:
+        t0 = time.perf_counter()
+        try:
+            if self.threaded:
+                self._run_threaded()
+            else:
+                self._run_sequential()
+        except BaseException:
+            self._abort_sinks()
+            raise
+        self._close_sinks()
+        return RunStats(self.written, time.perf_counter() - t0, self.timer.summary(), self.threaded)
+
+    def _run_sequential(self) -> None:
+        for frame in _timed(self.frames, self.timer):
+            if self.stop.is_set():
+                raise KeyboardInterrupt("stopped")
+            self._write(frame, self._process(frame))
+
+    def _decoder(self, q: queue.Queue[Any]) -> None:
+        try:
+            try:
+                for frame in _timed(self.frames, self.timer):
+                    _put(q, frame, self.stop)
+            except _Stopped:
+                return
+            except BaseException as exc:  # the stream broke: pass it on behind the frames before it
+                _put(q, _End(exc), self.stop)
+                return
+            _put(q, _End(), self.stop)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _writer(self, q: queue.Queue[Any]) -> None:
+        try:
+            while True:
+                item = _get(q, self.stop)
+                if isinstance(item, _End):
+                    return
+                frame, result = item
+                self._write(frame, result)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self._errors.append(exc)
+        self.stop.set()
+
+    def _run_threaded(self) -> None:
+        q_in: queue.Queue[Any] = queue.Queue(self.queue_size)
+        q_out: queue.Queue[Any] = queue.Queue(self.queue_size)
+        dec = threading.Thread(target=self._decoder, args=(q_in,), name="realtime-seg-decode", daemon=True)
+        wr = threading.Thread(target=self._writer, args=(q_out,), name="realtime-seg-write", daemon=True)
+        self.threads = [dec, wr]
+        end: _End | None = None
+        try:
+            dec.start()
+            wr.start()
+            try:
+                while True:
+                    item = _get(q_in, self.stop)
+                    if isinstance(item, _End):
+                        end = item
+                        _put(q_out, item, self.stop)
+                        break
+                    _put(q_out, (item, self._process(item)), self.stop)
+                while wr.is_alive():  # let the writer drain; join in slices so Ctrl-C gets through
+                    wr.join(_POLL_S)
+            except _Stopped:
+                pass
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            self._join()
+        if self._errors:
+            raise self._errors[0]
+        if end is not None and end.error is not None:
+            raise end.error
+        if self.stop.is_set():
+            raise KeyboardInterrupt("stopped")
+
+    def _join(self) -> None:
+        if any(t.is_alive() for t in self.threads):
+            self.stop.set()
+        for t in self.threads:
+            if t.ident is not None:
+                t.join(_JOIN_S)
+                if t.is_alive():
+                    logger.error("thread %s did not stop within %.1f s", t.name, _JOIN_S)
+
+    def _close_sinks(self) -> None:
+        closed: list[FrameSink] = []
+        try:
+            for sink in self.sinks:
+                sink.close()
+                closed.append(sink)
+        except BaseException:
+            for sink in self.sinks:
+                if sink not in closed:
+                    self._abort_one(sink)
+            raise
+
+    def _abort_sinks(self) -> None:
+        self.stop.set()
+        for sink in self.sinks:
+            self._abort_one(sink)
+
+    @staticmethod
+    def _abort_one(sink: FrameSink) -> None:
+        try:
+            sink.abort()
+        except Exception:  # never hide the original error behind a cleanup error
+            logger.exception("cleaning up %s failed", type(sink).__name__)
+
+
+def process_frames(
+    frames: Iterable[Frame],
+    processor: Processor,
+    sinks: Sequence[FrameSink],
+    *,
+    threaded: bool = True,
+    queue_size: int = 4,
+    on_frame: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunStats:
+    """Convenience wrapper: build an :class:`OfflinePipeline` and run it."""
+    return OfflinePipeline(
+        frames, processor, sinks, threaded=threaded, queue_size=queue_size, on_frame=on_frame, stop=stop
+    ).run()

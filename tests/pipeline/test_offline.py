@@ -1,0 +1,179 @@
+"""The offline pipeline's threads: order, end marker, exceptions from every stage, stop, no thread left."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime_seg.errors import VideoError
+from realtime_seg.io.video import Frame, VideoReader, VideoWriter, partial_path
+from realtime_seg.pipeline.offline import FrameSink, MaskPngSink, OfflinePipeline, VideoSink
+from realtime_seg.pipeline.processor import FrameProcessor, Processed
+from realtime_seg.postprocess.refine import Refiner
+from realtime_seg.segmenter import Segmenter, open_segmenter
+from tests.clips import make_clip, probe
+from tests.tiny_models import write_user_model
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Segmenter]:
+    model = write_user_model(tmp_path_factory.mktemp("model"), "brightness")
+    with open_segmenter(model, "onnxruntime", threads=1) as seg:
+        yield seg
+
+
+def _processor(segmenter: Segmenter, effect_name: str = "mask") -> FrameProcessor:
+    from realtime_seg.effects import create_effect
+
+    return FrameProcessor(segmenter, Refiner(), create_effect(effect_name))
+
+
+def _frames(n: int, size_wh: tuple[int, int] = (64, 48)) -> list[Frame]:
+    from realtime_seg.io.synth import pattern_frames
+
+    return [Frame(i, i / 30, img) for i, img in enumerate(pattern_frames(size_wh, n))]
+
+
+class ListSink(FrameSink):
+    stage = "list"
+
+    def __init__(self, fail_at: int | None = None, delay_s: float = 0.0) -> None:
+        self.items: list[tuple[int, np.ndarray]] = []
+        self.fail_at, self.delay_s = fail_at, delay_s
+        self.closed = self.aborted = False
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        if frame.index == self.fail_at:
+            raise RuntimeError(f"sink failed at {frame.index}")
+        time.sleep(self.delay_s)
+        self.items.append((frame.index, result.mask.alpha))
+
+    def close(self) -> Path:
+        self.closed = True
+        return Path("list")
+
+    def abort(self) -> Path | None:
+        self.aborted = True
+        return None
+
+
+def _our_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("realtime-seg-")]
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_all_frames_in_order_and_same_result(segmenter: Segmenter, threaded: bool) -> None:
+    sink = ListSink()
+    stats = OfflinePipeline(_frames(15), _processor(segmenter), [sink], threaded=threaded, queue_size=2).run()
+    assert [i for i, _ in sink.items] == list(range(15))
+    assert sink.closed and not sink.aborted
+    assert stats.frames == 15 and stats.threaded is threaded
+    names = [s.stage for s in stats.stages]
+    for stage in ("decode", "process", "infer", "refine", "effect", "list"):
+        assert stage in names
+    # the square is segmented: alpha high inside it, low outside
+    a = sink.items[7][1]
+    assert a.max() > 0.9 and a.min() < 0.1
+    assert not _our_threads()
+
+
+def test_threaded_equals_sequential(segmenter: Segmenter) -> None:
+    a, b = ListSink(), ListSink()
+    OfflinePipeline(_frames(10), _processor(segmenter), [a], threaded=True).run()
+    OfflinePipeline(_frames(10), _processor(segmenter), [b], threaded=False).run()
+    for (ia, ma), (ib, mb) in zip(a.items, b.items, strict=True):
+        assert ia == ib and np.array_equal(ma, mb)
+
+
+class Boom(Exception):
+    pass
+
+
+class FailingProcessor:
+    def __init__(self, inner: FrameProcessor, at: int) -> None:
+        self.inner, self.at = inner, at
+
+    def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
+        if index == self.at:
+            raise Boom(f"processing failed at {index}")
+        return self.inner.process(frame, index, t)
+
+
+def _broken_stream(n_ok: int) -> Iterator[Frame]:
+    yield from _frames(n_ok)
+    raise VideoError(f"decoding failed at frame {n_ok}")
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_processing_exception_reaches_caller(segmenter: Segmenter, threaded: bool) -> None:
+    sink = ListSink()
+    p = OfflinePipeline(_frames(30), FailingProcessor(_processor(segmenter), 5), [sink], threaded=threaded)
+    with pytest.raises(Boom, match="processing failed at 5"):
+        p.run()
+    assert sink.aborted and not sink.closed
+    assert all(not t.is_alive() for t in p.threads)
+    assert not _our_threads()
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_writer_exception_reaches_caller(segmenter: Segmenter, threaded: bool) -> None:
+    sink = ListSink(fail_at=4)
+    p = OfflinePipeline(_frames(30), _processor(segmenter), [sink], threaded=threaded)
+    with pytest.raises(RuntimeError, match="sink failed at 4"):
+        p.run()
+    assert sink.aborted
+    assert not _our_threads()
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_decoder_exception_arrives_after_the_frames_before_it(segmenter: Segmenter, threaded: bool) -> None:
+    sink = ListSink()
+    p = OfflinePipeline(_broken_stream(9), _processor(segmenter), [sink], threaded=threaded, queue_size=2)
+    with pytest.raises(VideoError, match="decoding failed at frame 9"):
+        p.run()
+    assert [i for i, _ in sink.items] == list(range(9))  # all decoded frames were written first
+    assert sink.aborted
+    assert not _our_threads()
+
+
+def test_stop_event_stops_quickly(segmenter: Segmenter) -> None:
+    stop = threading.Event()
+    sink = ListSink(delay_s=0.05)  # a slow writer: 1000 frames would take 50 s
+    p = OfflinePipeline(_frames(1000, (32, 24)), _processor(segmenter), [sink], stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        p.run()
+    assert time.perf_counter() - t0 < 1.5
+    assert sink.aborted and 0 < len(sink.items) < 100
+    assert not _our_threads()
+
+
+def test_keep_partial_after_broken_stream(segmenter: Segmenter, tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    sink = VideoSink(VideoWriter(out, fps=30, size_wh=(64, 48), keep_partial=True))
+    masks = MaskPngSink(tmp_path)
+    with pytest.raises(VideoError):
+        OfflinePipeline(_broken_stream(7), _processor(segmenter), [sink, masks]).run()
+    assert sink.kept_partial == out
+    assert probe(out)["frames"] == 7
+    assert not partial_path(out).exists()
+    assert sorted(p.name for p in tmp_path.glob("0*.png")) == [f"{i:06d}.png" for i in range(7)]
+
+
+def test_real_video_through_the_pipeline(segmenter: Segmenter, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", (64, 48), 12, audio="aac")
+    with VideoReader(clip) as r:
+        i = r.info
+        w = VideoWriter(tmp_path / "o.mp4", fps=i.fps, time_base=i.time_base, size_wh=i.size_wh, audio_from=clip)
+        stats = OfflinePipeline(r, _processor(segmenter, "none"), [VideoSink(w)]).run()
+    assert stats.frames == 12
+    got = probe(tmp_path / "o.mp4")
+    assert got["frames"] == 12 and got["audio"]["codec"] == "aac"
