@@ -228,7 +228,7 @@ class OfflinePipeline:
 
     # runs -----------------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             if self.threaded:
                 self._run_threaded()
@@ -238,7 +238,8 @@ class OfflinePipeline:
             self._abort_sinks()
             raise
         self._close_sinks()
-        return RunStats(self.written, time.perf_counter() - t0, self.timer.summary(), self.threaded)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return RunStats(self.written, wall, self.timer.summary(), self.threaded, cpu)
 
     def _run_sequential(self) -> None:
         for frame in _timed(self.frames, self.timer):
