@@ -17,6 +17,7 @@ import numpy as np
 
 from realtime_seg.cli._common import add_model_options, out
 from realtime_seg.errors import OutputError
+from realtime_seg.models.registry import DEFAULT_MODEL
 
 DEMO_SIZE_WH = (1280, 720)
 DEMO_FPS = 30
@@ -85,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     blurred, masks_dir = out_dir / "demo_blur.mp4", out_dir / "demo_masks"
     argv = ["process", str(clip), "-o", str(blurred), "--effect", "blur", "--masks-out", str(masks_dir)]
-    argv += ["--model", str(args.model), "--backend", args.backend]
+    # the 16:9 clip goes to the landscape model unless one was named: the square selfie model sees the
+    # stretched 1280x720 frame and misses most of the torso while the photo is small (see the README)
+    clip_model = "selfie-landscape" if str(args.model) == DEFAULT_MODEL else str(args.model)
+    argv += ["--model", clip_model, "--backend", args.backend]
     argv += ["--threads", str(args.threads)] if args.threads is not None else []
     argv += ["--quiet"] if args.quiet else []
     outcome = execute(build_parser().parse_args(argv))

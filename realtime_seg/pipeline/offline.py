@@ -1,4 +1,4 @@
-"""The offline pipeline: decoder thread -> processing (caller's thread) -> writer thread.
+"""The offline pipeline: decoder thread -> processing thread(s) -> writer thread.
 
 - Queues are bounded (``queue_size``), so memory stays flat however long the video is.
 - Every blocking put/get uses a short timeout and checks a stop :class:`threading.Event`, so no thread
@@ -9,6 +9,10 @@
   frames are still processed and written (what ``--keep-partial`` keeps) before it is raised.
 - Sinks are finalized (renamed to their final names) only after the last frame; on any failure they are
   aborted: the partial file is deleted, or kept as a playable file when the sink was told to keep it.
+
+Threads: decoder -> model (``segment_step``) -> refine + effect (``finish_step``) -> writer; a processor
+without the two halves (or ``split=False``) runs as one processing stage. The caller's thread only waits
+(in 0.1 s slices, so Ctrl-C is handled at once).
 
 ``threaded=False`` runs the same stages one after the other in the caller's thread (the baseline).
 """
@@ -198,16 +202,19 @@ class OfflinePipeline:
         queue_size: int = 4,
         on_frame: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        split: bool = True,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.frames, self.processor, self.sinks = frames, processor, list(sinks)
         self.threaded, self.queue_size, self.on_frame = threaded, queue_size, on_frame
         self.stop = stop or threading.Event()
+        self.split = split
         self.timer = StageTimer()
         self.written = 0
         self.threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
+        self._end: _End | None = None
 
     # stages ---------------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> Processed:
@@ -263,11 +270,26 @@ class OfflinePipeline:
         except BaseException as exc:
             self._fail(exc)
 
+    def _stage(self, fn: Callable[[Any], Any], q_in: queue.Queue[Any], q_out: queue.Queue[Any]) -> None:
+        """A middle stage: items from ``q_in`` through ``fn`` into ``q_out``; the end marker passes on."""
+        try:
+            while True:
+                item = _get(q_in, self.stop)
+                if isinstance(item, _End):
+                    _put(q_out, item, self.stop)
+                    return
+                _put(q_out, fn(item), self.stop)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            self._fail(exc)
+
     def _writer(self, q: queue.Queue[Any]) -> None:
         try:
             while True:
                 item = _get(q, self.stop)
                 if isinstance(item, _End):
+                    self._end = item
                     return
                 frame, result = item
                 self._write(frame, result)
@@ -280,28 +302,47 @@ class OfflinePipeline:
         self._errors.append(exc)
         self.stop.set()
 
+    def _middle_stages(self) -> list[tuple[str, Callable[[Any], Any]]]:
+        """Processing as one stage, or two (model | refine + effect) when the processor can split."""
+        p = self.processor
+        segment = getattr(p, "segment_step", None)
+        finish = getattr(p, "finish_step", None)
+        if not self.split or segment is None or finish is None:
+            return [("process", lambda f: (f, self._process(f)))]
+
+        def first(f: Frame) -> tuple[Frame, Any]:
+            t0 = time.perf_counter()
+            out = segment(f.image, f.index)
+            self.timer.add("segment", (time.perf_counter() - t0) * 1e3)
+            return f, out
+
+        def second(item: tuple[Frame, Any]) -> tuple[Frame, Processed]:
+            f, (seg, reused, timings) = item
+            t0 = time.perf_counter()
+            result = finish(f.image, f.index, f.t, seg, reused, timings)
+            self.timer.add("composite", (time.perf_counter() - t0) * 1e3)
+            self.timer.add_all(result.timings_ms)
+            return f, result
+
+        return [("segment", first), ("composite", second)]
+
     def _run_threaded(self) -> None:
-        q_in: queue.Queue[Any] = queue.Queue(self.queue_size)
-        q_out: queue.Queue[Any] = queue.Queue(self.queue_size)
-        dec = threading.Thread(target=self._decoder, args=(q_in,), name="realtime-seg-decode", daemon=True)
-        wr = threading.Thread(target=self._writer, args=(q_out,), name="realtime-seg-write", daemon=True)
-        self.threads = [dec, wr]
-        end: _End | None = None
+        stages = self._middle_stages()
+        queues: list[queue.Queue[Any]] = [queue.Queue(self.queue_size) for _ in range(len(stages) + 1)]
+        self.threads = [threading.Thread(target=self._decoder, args=(queues[0],), name="realtime-seg-decode")]
+        for i, (name, fn) in enumerate(stages):
+            self.threads.append(
+                threading.Thread(target=self._stage, args=(fn, queues[i], queues[i + 1]), name=f"realtime-seg-{name}")
+            )
+        writer = threading.Thread(target=self._writer, args=(queues[-1],), name="realtime-seg-write")
+        self.threads.append(writer)
+        for t in self.threads:
+            t.daemon = True
         try:
-            dec.start()
-            wr.start()
-            try:
-                while True:
-                    item = _get(q_in, self.stop)
-                    if isinstance(item, _End):
-                        end = item
-                        _put(q_out, item, self.stop)
-                        break
-                    _put(q_out, (item, self._process(item)), self.stop)
-                while wr.is_alive():  # let the writer drain; join in slices so Ctrl-C gets through
-                    wr.join(_POLL_S)
-            except _Stopped:
-                pass
+            for t in self.threads:
+                t.start()
+            while writer.is_alive():  # join in slices so Ctrl-C reaches this thread at once
+                writer.join(_POLL_S)
         except BaseException:
             self.stop.set()
             raise
@@ -309,9 +350,9 @@ class OfflinePipeline:
             self._join()
         if self._errors:
             raise self._errors[0]
-        if end is not None and end.error is not None:
-            raise end.error
-        if self.stop.is_set():
+        if self._end is not None and self._end.error is not None:
+            raise self._end.error
+        if self._end is None:
             raise KeyboardInterrupt("stopped")
 
     def _join(self) -> None:

@@ -76,7 +76,9 @@ def test_all_frames_in_order_and_same_result(segmenter: Segmenter, threaded: boo
     assert sink.closed and not sink.aborted
     assert stats.frames == 15 and stats.threaded is threaded
     names = [s.stage for s in stats.stages]
-    for stage in ("decode", "process", "infer", "refine", "effect", "list"):
+    # threaded: the model and refine+effect run on two threads of their own
+    split = ("segment", "composite") if threaded else ("process",)
+    for stage in ("decode", *split, "infer", "refine", "effect", "list"):
         assert stage in names
     # the square is segmented: alpha high inside it, low outside
     a = sink.items[7][1]
@@ -85,11 +87,12 @@ def test_all_frames_in_order_and_same_result(segmenter: Segmenter, threaded: boo
 
 
 def test_threaded_equals_sequential(segmenter: Segmenter) -> None:
-    a, b = ListSink(), ListSink()
+    a, b, c = ListSink(), ListSink(), ListSink()
     OfflinePipeline(_frames(10), _processor(segmenter), [a], threaded=True).run()
     OfflinePipeline(_frames(10), _processor(segmenter), [b], threaded=False).run()
-    for (ia, ma), (ib, mb) in zip(a.items, b.items, strict=True):
-        assert ia == ib and np.array_equal(ma, mb)
+    OfflinePipeline(_frames(10), _processor(segmenter), [c], threaded=True, split=False).run()
+    for (ia, ma), (ib, mb), (ic, mc) in zip(a.items, b.items, c.items, strict=True):
+        assert ia == ib == ic and np.array_equal(ma, mb) and np.array_equal(ma, mc)
 
 
 class Boom(Exception):
@@ -119,6 +122,26 @@ def test_processing_exception_reaches_caller(segmenter: Segmenter, threaded: boo
         p.run()
     assert sink.aborted and not sink.closed
     assert all(not t.is_alive() for t in p.threads)
+    assert not _our_threads()
+
+
+class FailingEffect:
+    name = "failing"
+
+    def apply(self, frame: np.ndarray, mask: object) -> np.ndarray:
+        if getattr(mask, "index", 0) == 6:
+            raise Boom("effect failed at 6")
+        return frame.copy()
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_effect_exception_reaches_caller(segmenter: Segmenter, threaded: bool) -> None:
+    sink = ListSink()
+    proc = FrameProcessor(segmenter, Refiner(), FailingEffect())  # type: ignore[arg-type]
+    p = OfflinePipeline(_frames(30), proc, [sink], threaded=threaded)
+    with pytest.raises(Boom, match="effect failed at 6"):
+        p.run()
+    assert sink.aborted and len(sink.items) <= 6
     assert not _our_threads()
 
 
