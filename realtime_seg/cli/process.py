@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "process",
         help="process a video file: blur/replace the background, write masks, alpha or outlines",
-        description="Process a video file (anything FFmpeg reads: mp4, mkv, mov, webm, avi, gif, frames/%%06d.png). "
+        description="Process a video file (anything FFmpeg reads: mp4, mkv, mov, webm, avi, gif, frames/%06d.png). "
         "The audio is copied unchanged; outputs appear under their final names only when complete.",
     )
     p.add_argument("input", type=Path, help="input video (or an image sequence pattern such as frames/%%06d.png)")
