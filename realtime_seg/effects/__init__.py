@@ -42,6 +42,8 @@ def _lookup(name: str) -> type[Effect]:
 
 def accepted_options(cls: type[Effect]) -> frozenset[str] | None:
     """The keyword options ``cls`` takes (``None``: any, it has ``**kwargs``)."""
+    if cls.__init__ is object.__init__:
+        return frozenset()
     params = inspect.signature(cls.__init__).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None

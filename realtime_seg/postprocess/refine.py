@@ -44,9 +44,9 @@ class RefineConfig:
     - ``threshold``: ``None`` keeps a soft alpha, otherwise ``alpha >= threshold`` becomes 1, the rest 0.
     """
 
-    smoothing: float = 0.6
-    motion: float | None = 24.0
-    scene_cut: float | None = 30.0
+    smoothing: float = 0.7
+    motion: float | None = 12.0
+    scene_cut: float | None = 10.0
     edge_gain: float = 4.0
     edge_refine: bool = True
     guided_radius: int = 4

@@ -22,7 +22,7 @@ class TemporalSmoother:
     The returned array is also the smoother's memory of the previous frame: do not modify it.
     """
 
-    def __init__(self, strength: float, *, motion: float | None = 24.0, scene_cut: float | None = 30.0) -> None:
+    def __init__(self, strength: float, *, motion: float | None = 12.0, scene_cut: float | None = 10.0) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
         if motion is not None and motion <= 0:

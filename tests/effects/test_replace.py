@@ -1,0 +1,107 @@
+"""Background replacement with a colour, an image, and a looping video (written here with PyAV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from realtime_seg.effects.replace import ReplaceEffect, background_options, cover_resize, parse_color
+from realtime_seg.errors import InputError
+from realtime_seg.postprocess.types import MaskFrame
+
+
+def _half_mask(h: int = 60, w: int = 80) -> MaskFrame:
+    alpha = np.zeros((h, w), np.float32)
+    alpha[:, : w // 2] = 1.0
+    return MaskFrame(index=0, alpha=alpha)
+
+
+def test_colour_background_and_person_kept() -> None:
+    frame = np.full((60, 80, 3), 77, np.uint8)
+    for colour in [(0, 255, 0), "#00ff00", "green", "#0f0"]:
+        out = ReplaceEffect(color=colour).apply(frame, _half_mask())
+        assert np.all(out[:, 40:] == (0, 255, 0)), colour
+        assert np.all(out[:, :40] == 77)
+
+
+def test_default_is_a_colour_and_soft_alpha_blends() -> None:
+    frame = np.full((60, 80, 3), 200, np.uint8)
+    mask = MaskFrame(index=0, alpha=np.full((60, 80), 0.5, np.float32))
+    effect = ReplaceEffect()
+    out = effect.apply(frame, mask)
+    expected = (np.asarray(effect.background((80, 60)), np.float32) + 200) / 2
+    assert np.abs(out.astype(np.float32) - expected).max() <= 1.0
+
+
+def test_image_background_is_cover_resized(tmp_path: Path) -> None:
+    img = np.zeros((100, 300, 3), np.uint8)  # wide: cropped left and right
+    img[:, :100] = (255, 0, 0)
+    img[:, 100:200] = (0, 0, 255)
+    img[:, 200:] = (0, 255, 0)
+    path = tmp_path / "bg.png"
+    cv2.imwrite(str(path), img)
+    out = ReplaceEffect(image=path).apply(np.zeros((60, 80, 3), np.uint8), _half_mask())
+    assert out.shape == (60, 80, 3)
+    np.testing.assert_array_equal(out[:, 40:], cover_resize(img, (80, 60))[:, 40:])
+    # scaled to 180x60, the centre 80 columns kept: the middle third is columns 10..70
+    assert np.all(out[:, 42:68] == (0, 0, 255)) and np.all(out[:, 74:] == (0, 255, 0))
+
+
+def _write_video(path: Path, colours: list[tuple[int, int, int]]) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for bgr in colours:
+            img = np.empty((48, 64, 3), np.uint8)
+            img[:] = bgr
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_video_background_plays_and_loops(tmp_path: Path) -> None:
+    path = tmp_path / "bg.mp4"
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0)]
+    _write_video(path, colours)
+    effect = ReplaceEffect(video=path)
+    zero = MaskFrame(index=0, alpha=np.zeros((24, 32), np.float32))
+    seen = []
+    for _ in range(7):
+        px = effect.apply(np.zeros((24, 32, 3), np.uint8), zero)[12, 16].astype(int)
+        seen.append(int(np.argmax(px)))  # which channel is bright: 2=red, 1=green, 0=blue
+    effect.close()
+    assert seen == [2, 1, 0, 2, 1, 0, 2]
+
+
+def test_missing_or_bad_files_fail_at_construction(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.png"
+    with pytest.raises(InputError, match="nope.png"):
+        ReplaceEffect(image=missing)
+    with pytest.raises(InputError, match="nope.mp4"):
+        ReplaceEffect(video=tmp_path / "nope.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all")
+    with pytest.raises(InputError, match="junk.mp4"):
+        ReplaceEffect(video=junk)
+    with pytest.raises(InputError, match="one background"):
+        ReplaceEffect(color="red", image=missing)
+
+
+def test_background_options_and_colours(tmp_path: Path) -> None:
+    img = tmp_path / "b.jpg"
+    cv2.imwrite(str(img), np.zeros((4, 4, 3), np.uint8))
+    vid = tmp_path / "b.mp4"
+    vid.write_bytes(b"x")
+    assert background_options(str(img)) == {"image": img}
+    assert background_options(str(vid)) == {"video": vid}
+    assert background_options("#102030") == {"color": (0x30, 0x20, 0x10)}
+    assert parse_color("White") == (255, 255, 255)
+    with pytest.raises(InputError, match=r"background not found: nowhere\.png"):
+        background_options("nowhere.png")
+    with pytest.raises(InputError, match="not a colour"):
+        parse_color("#12345g")
