@@ -134,7 +134,7 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
             stack.callback(cv2.setNumThreads, cv2_threads)
         segmenter = stack.enter_context(open_segmenter(args.model, args.backend, threads=threads))
         tracker = None
-        if args.outlines_out is not None or "outline" in args.effect.split("+"):
+        if args.outlines_out is not None or "outline" in (args.effect or "").split("+"):
             from realtime_seg.tracking import RegionTracker
 
             tracker = RegionTracker()

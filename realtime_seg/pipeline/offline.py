@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -171,6 +172,21 @@ def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
             return q.get(timeout=_POLL_S)
         except queue.Empty:
             continue
+
+
+def _main_thread_gets_signals() -> None:
+    """Block SIGINT/SIGTERM in a worker thread (and the native threads it starts: FFmpeg, x264, OpenCV),
+    so Ctrl-C always lands in the caller's thread and never interrupts a system call in a library thread."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _worker(target: Callable[..., None]) -> Callable[..., None]:
+    def run(*args: Any) -> None:
+        _main_thread_gets_signals()
+        target(*args)
+
+    return run
 
 
 def _timed(frames: Iterable[Frame], timer: StageTimer) -> Iterator[Frame]:
@@ -329,12 +345,14 @@ class OfflinePipeline:
     def _run_threaded(self) -> None:
         stages = self._middle_stages()
         queues: list[queue.Queue[Any]] = [queue.Queue(self.queue_size) for _ in range(len(stages) + 1)]
-        self.threads = [threading.Thread(target=self._decoder, args=(queues[0],), name="realtime-seg-decode")]
+        self.threads = [threading.Thread(target=_worker(self._decoder), args=(queues[0],), name="realtime-seg-decode")]
         for i, (name, fn) in enumerate(stages):
             self.threads.append(
-                threading.Thread(target=self._stage, args=(fn, queues[i], queues[i + 1]), name=f"realtime-seg-{name}")
+                threading.Thread(
+                    target=_worker(self._stage), args=(fn, queues[i], queues[i + 1]), name=f"realtime-seg-{name}"
+                )
             )
-        writer = threading.Thread(target=self._writer, args=(queues[-1],), name="realtime-seg-write")
+        writer = threading.Thread(target=_worker(self._writer), args=(queues[-1],), name="realtime-seg-write")
         self.threads.append(writer)
         for t in self.threads:
             t.daemon = True

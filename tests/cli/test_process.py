@@ -229,3 +229,20 @@ def test_ctrl_c_stops_cleanly(model: str, tmp_path: Path, keep: bool) -> None:
     else:
         assert not out.exists()
         assert "no output video was written" in err
+
+
+@pytest.mark.parametrize("bg", ["missing.png", "missing.mp4"])
+def test_missing_background(model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], bg: str) -> None:
+    clip = make_clip(tmp_path / "in.mp4")
+    rc = _run(model, clip, "-o", tmp_path / "o.mp4", "--effect", "replace", "--background", tmp_path / bg)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "realtime-seg: error:" in err and bg in err
+    assert _names(tmp_path) == ["in.mp4"]
+
+
+def test_replace_with_a_looped_video(model: str, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", (64, 48), 12)
+    bg = make_clip(tmp_path / "bg.mkv", (32, 24), 3)  # shorter than the input: loops
+    assert _run(model, clip, "-o", tmp_path / "o.mp4", "--background", bg) == 0
+    assert probe(tmp_path / "o.mp4")["frames"] == 12
