@@ -181,10 +181,13 @@ def _main_thread_gets_signals() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def _worker(target: Callable[..., None]) -> Callable[..., None]:
+def _worker(target: Callable[..., None], done: threading.Event) -> Callable[..., None]:
     def run(*args: Any) -> None:
-        _main_thread_gets_signals()
-        target(*args)
+        try:
+            _main_thread_gets_signals()
+            target(*args)
+        finally:
+            done.set()
 
     return run
 
@@ -231,6 +234,7 @@ class OfflinePipeline:
         self.threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
         self._end: _End | None = None
+        self._done: list[threading.Event] = []
 
     # stages ---------------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> Processed:
@@ -345,22 +349,23 @@ class OfflinePipeline:
     def _run_threaded(self) -> None:
         stages = self._middle_stages()
         queues: list[queue.Queue[Any]] = [queue.Queue(self.queue_size) for _ in range(len(stages) + 1)]
-        self.threads = [threading.Thread(target=_worker(self._decoder), args=(queues[0],), name="realtime-seg-decode")]
+        targets: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [("decode", self._decoder, (queues[0],))]
         for i, (name, fn) in enumerate(stages):
-            self.threads.append(
-                threading.Thread(
-                    target=_worker(self._stage), args=(fn, queues[i], queues[i + 1]), name=f"realtime-seg-{name}"
-                )
-            )
-        writer = threading.Thread(target=_worker(self._writer), args=(queues[-1],), name="realtime-seg-write")
-        self.threads.append(writer)
-        for t in self.threads:
-            t.daemon = True
+            targets.append((name, self._stage, (fn, queues[i], queues[i + 1])))
+        targets.append(("write", self._writer, (queues[-1],)))
+        # Each thread sets its own "done" event. The caller waits on events, never in Thread.join():
+        # a KeyboardInterrupt inside join() can leave a running thread marked as stopped (CPython
+        # gh-90882, seen here as a writer still encoding into a container already closed).
+        self._done = [threading.Event() for _ in targets]
+        self.threads = [
+            threading.Thread(target=_worker(fn, done), args=args, name=f"realtime-seg-{name}", daemon=True)
+            for (name, fn, args), done in zip(targets, self._done, strict=True)
+        ]
         try:
             for t in self.threads:
                 t.start()
-            while writer.is_alive():  # join in slices so Ctrl-C reaches this thread at once
-                writer.join(_POLL_S)
+            while not self._done[-1].wait(_POLL_S):  # the writer finishes last; Ctrl-C gets through at once
+                pass
         except BaseException:
             self.stop.set()
             raise
@@ -374,13 +379,14 @@ class OfflinePipeline:
             raise KeyboardInterrupt("stopped")
 
     def _join(self) -> None:
-        if any(t.is_alive() for t in self.threads):
+        started = [(t, d) for t, d in zip(self.threads, self._done, strict=True) if t.ident is not None]
+        if any(not d.is_set() for _, d in started):
             self.stop.set()
-        for t in self.threads:
-            if t.ident is not None:
-                t.join(_JOIN_S)
-                if t.is_alive():
-                    logger.error("thread %s did not stop within %.1f s", t.name, _JOIN_S)
+        for t, done in started:
+            if not done.wait(_JOIN_S):
+                logger.error("thread %s did not stop within %.1f s", t.name, _JOIN_S)
+                continue
+            t.join(_JOIN_S)  # returns at once: the thread is past its last line
 
     def _close_sinks(self) -> None:
         closed: list[FrameSink] = []
