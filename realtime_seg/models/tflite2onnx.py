@@ -79,11 +79,19 @@ def same_padding(in_size: int, kernel: int, stride: int, dilation: int = 1) -> t
     return begin, total - begin
 
 
-def same_padding_transpose(in_size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """Cropping ``(begin, end)`` of a TF ``SAME`` transposed convolution (output = in * stride)."""
+def same_padding_transpose(in_size: int, kernel: int, stride: int, out_size: int | None = None) -> tuple[int, int]:
+    """Cropping ``(begin, end)`` of a transposed convolution that yields ``out_size`` pixels.
+
+    ``out_size`` defaults to ``in_size * stride`` (TF ``SAME``). The full transposed output is
+    ``(in - 1) * stride + kernel`` pixels; the surplus is cropped with the odd pixel at the end, as
+    TFLite's padding helpers (and MediaPipe's kernel) do. For the selfie models (k = s = 2) it is 0.
+    """
     if in_size < 1 or kernel < 1 or stride < 1:
         raise ValueError(f"sizes must be >= 1, got in={in_size} k={kernel} s={stride}")
-    total = max(0, kernel - (in_size - 1) % stride - 1)
+    out = in_size * stride if out_size is None else out_size
+    total = (in_size - 1) * stride + kernel - out
+    if total < 0:
+        raise ValueError(f"a transposed conv of {in_size} (k={kernel}, s={stride}) cannot produce {out}")
     begin = total // 2
     return begin, total - begin
 
@@ -103,9 +111,7 @@ def parse_transpose_conv_options(blob: bytes) -> TransposeConvOptions:
     ``padding`` uses TFLite's C enum (``TfLitePadding``): 1 = SAME, 2 = VALID.
     """
     if len(blob) < 12:
-        raise ModelError(
-            f"Convolution2DTransposeBias options must be at least 12 bytes (3 x int32), got {len(blob)}"
-        )
+        raise ModelError(f"Convolution2DTransposeBias options must be at least 12 bytes (3 x int32), got {len(blob)}")
     padding, stride_w, stride_h = struct.unpack_from("<3i", blob, 0)
     names = {1: "SAME", 2: "VALID"}
     if padding not in names:
@@ -129,6 +135,8 @@ def _nchw(shape: list[int]) -> list[int]:
 
 class _Converter:
     def __init__(self, buf: bytes, name: str) -> None:
+        if len(buf) < 8 or buf[4:8] != b"TFL3":
+            raise ModelError(f"{name}: not a TFLite model (no 'TFL3' file identifier)")
         try:
             self.model = tflite.Model.GetRootAsModel(buf, 0)
             n_subgraphs = self.model.SubgraphsLength()
@@ -288,12 +296,15 @@ class _Converter:
         # OHWI [Cout, kh, kw, Cin] -> ONNX ConvTranspose [Cin, Cout, kh, kw]; no kernel flip
         w = np.ascontiguousarray(weight.transpose(3, 0, 1, 2))
         kh, kw = int(w.shape[2]), int(w.shape[3])
-        in_shape = self.shape(ins[0])
-        if opts.padding == "SAME":
-            top, bottom = same_padding_transpose(in_shape[1], kh, opts.stride_h)
-            left, right = same_padding_transpose(in_shape[2], kw, opts.stride_w)
-        else:
-            top = bottom = left = right = 0
+        in_shape, out_shape = self.shape(ins[0]), self.shape(outs[0])
+        # the declared output size decides the cropping (SAME: in * stride, VALID: no cropping)
+        try:
+            top, bottom = same_padding_transpose(in_shape[1], kh, opts.stride_h, out_shape[1])
+            left, right = same_padding_transpose(in_shape[2], kw, opts.stride_w, out_shape[2])
+        except ValueError as exc:
+            raise ModelError(f"{self.name}: Convolution2DTransposeBias: {exc}") from exc
+        if opts.padding == "VALID" and top + bottom + left + right:
+            raise ModelError(f"{self.name}: VALID Convolution2DTransposeBias with output {out_shape} needs cropping")
         inputs = [self.tensor_name(ins[0]), self.add_init(w, "W")]
         if len(ins) > 2 and ins[2] >= 0:
             inputs.append(self.add_init(self.const(ins[2], "transposed conv bias").astype(np.float32), "B"))
@@ -414,9 +425,7 @@ class _Converter:
             if op_name == "CUSTOM":
                 custom_name = (code.CustomCode() or b"").decode("utf-8", "replace")
                 if custom_name not in custom:
-                    raise ModelError(
-                        f"{self.name}: unsupported TFLite custom op {custom_name!r} (operator {j})"
-                    )
+                    raise ModelError(f"{self.name}: unsupported TFLite custom op {custom_name!r} (operator {j})")
                 custom[custom_name](op)
             elif op_name in handlers:
                 handlers[op_name](op)
@@ -429,8 +438,7 @@ class _Converter:
         out_shape = _nchw(self.shape(self.output_index))
         if len(in_shape) != 4 or in_shape[1] != 3 or out_shape[1] != 1:
             raise ModelError(
-                f"{self.name}: expected an RGB image in and a 1-channel map out, "
-                f"got {in_shape} -> {out_shape}"
+                f"{self.name}: expected an RGB image in and a 1-channel map out, got {in_shape} -> {out_shape}"
             )
         graph = helper.make_graph(
             self.nodes,
@@ -451,9 +459,7 @@ class _Converter:
             model,
             {"source": self.name, "layout": "NCHW", "input_range": "0..1", "color": "RGB"},
         )
-        expected = {
-            name: _nchw(self.shape(idx)) for idx, name in self.names.items() if idx not in self.consts
-        }
+        expected = {name: _nchw(self.shape(idx)) for idx, name in self.names.items() if idx not in self.consts}
         return validate(model, expected)
 
 
@@ -479,9 +485,7 @@ def validate(model: onnx.ModelProto, expected_shapes: dict[str, list[int]] | Non
                 )
         missing = [n for n in expected_shapes if n not in seen]
         if missing:
-            raise ModelError(
-                f"{model.graph.name}: shape inference left {len(missing)} tensors unknown: {missing[:5]}"
-            )
+            raise ModelError(f"{model.graph.name}: shape inference left {len(missing)} tensors unknown: {missing[:5]}")
     return model
 
 
@@ -492,7 +496,5 @@ def convert_tflite(tflite_bytes: bytes, *, name: str) -> onnx.ModelProto:
     Raises :class:`ModelError` for an unsupported op, a malformed file or a failed validation.
     """
     model = _Converter(tflite_bytes, name).convert()
-    log.debug(
-        "converted %s: %d nodes, %d initializers", name, len(model.graph.node), len(model.graph.initializer)
-    )
+    log.debug("converted %s: %d nodes, %d initializers", name, len(model.graph.node), len(model.graph.initializer))
     return model

@@ -36,7 +36,8 @@ class Region:
     - ``bbox``: ``(x, y, w, h)`` of the outer outline, in pixels.
     - ``footprint``: bool ``(gh, gw)`` component sampled every ``footprint_step`` pixels;
       ``footprint_origin`` is its top-left cell ``(gx, gy)`` on that grid (pixel ``gx * step, gy * step``).
-    - ``holes``: int32 ``(M, 2)`` outlines of the holes, simplified like the contour.
+    - ``holes``: int32 ``(M, 2)`` outlines of the holes of at least ``min_area`` pixels, simplified like
+      the contour (smaller holes are left out here, but ``area`` never counts hole pixels).
     """
 
     class_id: int
@@ -146,9 +147,18 @@ def _pixel_count(contour: np.ndarray, outer: bool) -> float:
 
     For an outer boundary the boundary pixels belong to the region: ``A + B/2 + 1``. For a hole the
     traced boundary is the surrounding foreground, so the hole's own pixels are the interior: ``A - B/2 + 1``.
+    ``B`` is the number of boundary steps; ``CHAIN_APPROX_SIMPLE`` keeps only the ends of straight
+    horizontal, vertical and diagonal runs, so a segment stands for ``max(|dx|, |dy|)`` steps.
     """
     a = abs(cv2.contourArea(contour))
-    b = len(contour)
+    pts = contour.reshape(-1, 2)
+    if len(pts) == 1:
+        b = 1
+    else:
+        prev = np.empty_like(pts)
+        prev[1:], prev[0] = pts[:-1], pts[-1]
+        d = np.abs(pts - prev)
+        b = int(np.maximum(d[:, 0], d[:, 1]).sum())
     return a + b / 2 + 1 if outer else max(0.0, a - b / 2 + 1)
 
 
@@ -200,7 +210,7 @@ def find_regions(
     regions: list[Region] = []
     for class_id, class_name, binary in per_class:
         found: list[Region] = []
-        contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
         if hierarchy is None:
             continue
         hier = hierarchy[0]
@@ -208,12 +218,16 @@ def find_regions(
             if h[3] != -1:  # a hole; handled with its parent
                 continue
             outer = contours[i]
+            bx, by, bw, bh = cv2.boundingRect(outer)
+            if (bw + 1) * (bh + 1) < min_area:  # cannot hold min_area pixels: skip the work (specks)
+                continue
             hole_list = []
             j = h[2]
             while j != -1:
                 hole_list.append(contours[j])
                 j = hier[j][0]
-            area = _pixel_count(outer, True) - sum(_pixel_count(c, False) for c in hole_list)
+            hole_sizes = [_pixel_count(c, False) for c in hole_list]
+            area = _pixel_count(outer, True) - sum(hole_sizes)
             if area < min_area or area <= 0:
                 continue
             m = cv2.moments(outer)
@@ -221,10 +235,12 @@ def find_regions(
             for c in hole_list:
                 mh = cv2.moments(c)
                 m00, m10, m01 = m00 - mh["m00"], m10 - mh["m10"], m01 - mh["m01"]
-            bx, by, bw, bh = cv2.boundingRect(outer)
             cx, cy = (m10 / m00, m01 / m00) if m00 > 1e-6 else (bx + (bw - 1) / 2, by + (bh - 1) / 2)
             simple = _simplify(outer, simplify_tolerance)
-            simple_holes = [_simplify(c, simplify_tolerance) for c in hole_list]
+            # holes smaller than min_area (specks in a soft mask) are not kept; the area still excludes them
+            simple_holes = [
+                _simplify(c, simplify_tolerance) for c, n in zip(hole_list, hole_sizes, strict=True) if n >= min_area
+            ]
             fp, origin = _footprint(simple, simple_holes, (bx, by, bw, bh), footprint_step)
             found.append(
                 Region(

@@ -325,7 +325,7 @@ class RegionTracker:
     def _start_outline(self, tr: _Track) -> None:
         tr.trail = deque(maxlen=max(self.trail_length, 1))
         if self.smooth_outline > 0:
-            tr.smoother = OutlineSmoother(self.smooth_outline)
+            tr.smoother = OutlineSmoother(self.smooth_outline, self.simplify_tolerance)
             tr.smoother.restart(tr.region.contour, tr.region.centroid)
 
     def _confirm(self, tr: _Track) -> None:

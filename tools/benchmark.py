@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""realtime-seg FPS benchmark: per-stage timings, a same-run baseline, JSON, a table and a plot.
+
+    python tools/benchmark.py                              # default run (< 2 minutes on 2 cores)
+    python tools/benchmark.py --mode infer --resolution 480p,720p,1080p --json out/bench.json --plot out/bench.png
+    python tools/benchmark.py --mode offline --resolution 720p --effect blur --frames 300
+
+Modes:
+  infer    model only: preprocess, infer and postprocess timed separately. Baseline: ONNX Runtime, 1 thread.
+  offline  the real `process` pipeline, decode to encode. Baseline: the same stages sequentially in one thread.
+  live     a source paced at its frame rate, as a camera would be: capture-to-output latency, dropped frames,
+           processing FPS. Baseline: the same stages sequentially in one thread (unpaced).
+
+Quote medians, and ratios against the baseline measured in the same run: absolute figures vary by machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from realtime_seg.errors import RealtimeSegError  # noqa: E402
+
+RESOLUTIONS = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+MODES = ("infer", "offline", "live")
+BACKENDS = ("onnxruntime", "tensorrt", "all")
+
+
+class BenchError(RealtimeSegError):
+    """A bad option or an unusable input for the benchmark."""
+
+    exit_code = 2
+
+
+# -- statistics ---------------------------------------------------------------------------------------
+def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(samples_ms, dtype=np.float64)
+    if a.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(a.size),
+        "min": float(a.min()),
+        "mean": float(a.mean()),
+        "median": float(np.median(a)),
+        "p90": float(np.percentile(a, 90)),
+        "p95": float(np.percentile(a, 95)),
+        "p99": float(np.percentile(a, 99)),
+    }
+
+
+class CpuMeter:
+    """Process CPU utilisation over a span, as a fraction of all cores (1.0 = every core busy)."""
+
+    def __enter__(self) -> CpuMeter:
+        self._t0, self._c0 = time.perf_counter(), os.times()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._t0
+        c1 = os.times()
+        busy = (c1.user - self._c0.user) + (c1.system - self._c0.system)
+        self.utilisation = busy / max(wall, 1e-9) / (os.cpu_count() or 1)
+        self.wall_s = wall
+
+
+@dataclass
+class Result:
+    mode: str
+    backend: str
+    model: str
+    resolution: str
+    effect: str
+    threads: int | None
+    stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    fps: float = 0.0
+    cpu_utilisation: float = 0.0
+    baseline_fps: float | None = None
+    ratio: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+# -- environment --------------------------------------------------------------------------------------
+def environment() -> dict[str, Any]:
+    import cv2
+    import onnxruntime as ort
+
+    env: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "onnxruntime": ort.__version__,
+        "onnxruntime_providers": ort.get_available_providers(),
+        "git_commit": _git_commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    try:
+        import av
+
+        env["pyav"] = av.__version__
+    except ImportError:  # pragma: no cover
+        env["pyav"] = None
+    from realtime_seg.backends.select import tensorrt_status
+
+    ok, why = tensorrt_status()
+    env["tensorrt"] = why
+    return env
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        m = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        if m:
+            return m.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+def parse_resolutions(text: str) -> list[tuple[str, tuple[int, int]]]:
+    out = []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        if item in RESOLUTIONS:
+            out.append((item, RESOLUTIONS[item]))
+            continue
+        m = re.fullmatch(r"(\d+)x(\d+)", item)
+        if not m or int(m.group(1)) < 16 or int(m.group(2)) < 16:
+            raise BenchError(
+                f"bad resolution {item!r}: expected one of {', '.join(RESOLUTIONS)} or WIDTHxHEIGHT (>= 16x16)"
+            )
+        out.append((item, (int(m.group(1)), int(m.group(2)))))
+    if not out:
+        raise BenchError("no resolution given")
+    return out
+
+
+def photo_frames(size_wh: tuple[int, int], n: int) -> list[np.ndarray]:
+    """``n`` distinct frames made from a registry-shipped photo of a person, panned slowly."""
+    import cv2
+
+    from realtime_seg.io.samples import load_sample
+
+    photo = load_sample("astronaut")
+    w, h = size_wh
+    big = cv2.resize(photo, (int(w * 1.2), int(h * 1.2)), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(n):
+        dx = int((big.shape[1] - w) * (0.5 + 0.5 * np.sin(i / 15.0)))
+        frames.append(np.ascontiguousarray(big[:h, dx : dx + w]))
+    return frames
+
+
+# -- modes --------------------------------------------------------------------------------------------
+def bench_infer(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
+    from realtime_seg.segmenter import open_segmenter
+
+    frames = photo_frames(size, 30)
+
+    def run(threads: int | None, n: int) -> tuple[dict[str, list[float]], float, float]:
+        samples: dict[str, list[float]] = {"preprocess": [], "infer": [], "postprocess": []}
+        totals: list[float] = []
+        with open_segmenter(model, backend, threads=threads) as seg:
+            for i in range(args.warmup):
+                seg.segment(frames[i % len(frames)], i)
+            with CpuMeter() as cpu:
+                for i in range(n):
+                    r = seg.segment(frames[i % len(frames)], i)
+                    for k in samples:
+                        samples[k].append(r.timings_ms[k])
+                    totals.append(sum(r.timings_ms[k] for k in samples))
+        return samples, 1000.0 / float(np.median(totals)), cpu.utilisation
+
+    samples, fps, util = run(args.threads, args.frames)
+    result = Result("infer", backend, model, res, "-", args.threads, fps=fps, cpu_utilisation=util)
+    result.stages_ms = {k: summarize(v) for k, v in samples.items()}
+    if backend == "onnxruntime" and args.threads != 1:
+        _, base_fps, _ = run(1, max(args.frames // 2, 10))
+        result.baseline_fps, result.ratio = base_fps, fps / base_fps
+        result.extra["baseline"] = "ONNX Runtime, 1 intra-op thread"
+    return result
+
+
+MODE_FUNCS: dict[str, Callable[..., Result]] = {"infer": bench_infer}
+
+
+# -- output -------------------------------------------------------------------------------------------
+STAGE_ORDER = ("capture", "decode", "preprocess", "infer", "postprocess", "refine", "track", "effect", "encode")
+
+
+def table(results: list[Result]) -> str:
+    lines = []
+    head = (
+        f"{'mode':8} {'backend':12} {'model':17} {'res':6} {'effect':8} {'thr':>3} "
+        f"{'FPS':>7} {'base':>7} {'ratio':>6} {'CPU':>5}"
+    )
+    lines.append(head)
+    lines.append("-" * len(head))
+    for r in results:
+        if r.skipped:
+            lines.append(f"{r.mode:8} {r.backend:12} {r.model:17} {r.resolution:6} skipped: {r.skipped}")
+            continue
+        base = f"{r.baseline_fps:7.1f}" if r.baseline_fps else f"{'-':>7}"
+        ratio = f"{r.ratio:5.2f}x" if r.ratio else f"{'-':>6}"
+        thr = str(r.threads) if r.threads else "def"
+        lines.append(
+            f"{r.mode:8} {r.backend:12} {r.model:17} {r.resolution:6} {r.effect:8} {thr:>3} {r.fps:7.1f} {base} "
+            f"{ratio} {r.cpu_utilisation * 100:4.0f}%"
+        )
+        stages = sorted(r.stages_ms, key=lambda s: STAGE_ORDER.index(s) if s in STAGE_ORDER else 99)
+        for s in stages:
+            st = r.stages_ms[s]
+            if st.get("n"):
+                lines.append(
+                    f"{'':10}{s:12} median {st['median']:7.2f} ms   p90 {st['p90']:7.2f}   p99 {st['p99']:7.2f}"
+                )
+        for k, v in r.extra.items():
+            lines.append(f"{'':10}{k}: {v}")
+    return "\n".join(lines)
+
+
+def plot(results: list[Result], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise BenchError("--plot needs matplotlib: pip install 'realtime-seg[bench]'") from exc
+    done = [r for r in results if not r.skipped]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    labels = [f"{r.mode}\n{r.backend[:4]} {r.model}\n{r.resolution} {r.effect}" for r in done]
+    bottom = np.zeros(len(done))
+    for stage in STAGE_ORDER:
+        vals = np.array([r.stages_ms.get(stage, {}).get("median", 0.0) for r in done])
+        if vals.any():
+            ax1.bar(range(len(done)), vals, bottom=bottom, label=stage)
+            bottom += vals
+    ax1.set_xticks(range(len(done)), labels, fontsize=7)
+    ax1.set_ylabel("median ms per frame (stacked stages)")
+    ax1.set_title("Stage breakdown")
+    ax1.legend(fontsize=7)
+    groups: dict[tuple[str, str, str], list[Result]] = {}
+    for r in done:
+        groups.setdefault((r.mode, r.backend, r.model), []).append(r)
+    for (mode, be, model), rs in groups.items():
+        rs = sorted(rs, key=lambda r: _pixels(r.resolution))
+        ax2.plot([_pixels(r.resolution) / 1e6 for r in rs], [r.fps for r in rs], "o-", label=f"{mode} {be} {model}")
+    ax2.set_xlabel("megapixels per frame")
+    ax2.set_ylabel("FPS")
+    ax2.set_title("FPS against resolution")
+    ax2.legend(fontsize=7)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pixels(res: str) -> int:
+    w, h = RESOLUTIONS.get(res) or tuple(int(v) for v in res.split("x"))
+    return w * h
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- main ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", default="onnxruntime", help="onnxruntime, tensorrt or all (default: onnxruntime)")
+    p.add_argument("--model", default="selfie", help="comma-separated models (default: selfie)")
+    p.add_argument("--resolution", default="720p", help="comma-separated: 480p,720p,1080p or WxH (default: 720p)")
+    p.add_argument("--effect", default="blur", help="effect for offline/live modes (default: blur)")
+    p.add_argument("--mode", default="infer,offline,live", help="comma-separated: infer,offline,live (default: all)")
+    p.add_argument("--input", type=Path, help="a video file to use instead of the synthetic clip")
+    p.add_argument("--frames", type=int, default=200, help="measured frames per configuration (default: 200)")
+    p.add_argument("--warmup", type=int, default=20, help="warm-up frames, not measured (default: 20)")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: runtime's)")
+    p.add_argument("--live-seconds", type=float, default=8.0, help="duration of live mode (default: 8)")
+    p.add_argument("--json", type=Path, help="write results + environment as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG plot")
+    p.add_argument("--quiet", action="store_true", help="no table on stdout")
+    return p
+
+
+def validate(args: argparse.Namespace) -> None:
+    if args.backend not in BACKENDS:
+        raise BenchError(f"unknown backend {args.backend!r}; valid names: {', '.join(BACKENDS)}")
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise BenchError(f"unknown mode {','.join(bad) or args.mode}; valid names: {', '.join(MODES)}")
+    args.modes = modes
+    args.resolutions = parse_resolutions(args.resolution)
+    args.models = [m.strip() for m in args.model.split(",") if m.strip()]
+    if args.input is not None and not args.input.is_file():
+        raise BenchError(f"input file not found: {args.input}")
+    if args.frames < 1 or args.warmup < 0:
+        raise BenchError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Result]]:
+    from realtime_seg.backends.select import tensorrt_status
+
+    backends = ["onnxruntime", "tensorrt"] if args.backend == "all" else [args.backend]
+    results: list[Result] = []
+    for backend in backends:
+        skip = None
+        if backend == "tensorrt":
+            ok, why = tensorrt_status()
+            skip = None if ok else why
+        for model in args.models:
+            for res, size in args.resolutions:
+                for mode in args.modes:
+                    effect = args.effect if mode != "infer" else "-"
+                    if skip:
+                        results.append(Result(mode, backend, model, res, effect, args.threads, skipped=skip))
+                        continue
+                    results.append(MODE_FUNCS[mode](args, backend, model, res, size))
+    report = {"environment": environment(), "args": _jsonable(vars(args)), "results": [asdict(r) for r in results]}
+    return report, results
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items() if k not in ("resolutions",)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        validate(args)
+        report, results = run(args)
+        if not args.quiet:
+            env = report["environment"]
+            print(
+                f"# {env['cpu']} ({env['cores']} cores), {env['os']}, Python {env['python']}, "
+                f"ORT {env['onnxruntime']}, commit {env['git_commit']}"
+            )
+            print(table(results))
+        if args.json:
+            write_json_atomic(args.json, report)
+            print(f"wrote {args.json}")
+        if args.plot:
+            plot(results, args.plot)
+            print(f"wrote {args.plot}")
+    except RealtimeSegError as exc:
+        print(f"benchmark: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""GPU smoke test for the TensorRT backend: one command on a machine with an NVIDIA GPU and TensorRT.
+
+    python tools/gpu_smoke.py [--frames 1000] [--engine-dir DIR] [--keep]
+
+It checks, printing a pass/fail table at the end (exit 0 when all pass, 1 on a failure, 2 when TensorRT or
+a GPU is missing):
+  1. a tiny dynamic-batch ONNX model builds at opt level 0 and matches ONNX Runtime (CPU) at batch 1 and 3;
+  2. the default model builds in fp32 and fp16 at opt level 0 and matches ONNX Runtime (CPU) fp32 on the
+     sample photos (IoU at 0.5 and max |diff|);
+  3. a second open finds the engine in the cache and does not rebuild;
+  4. everything CUDA runs in a worker thread (open, infer, close there), and the thread exits cleanly;
+  5. a CUDA-graph run gives the same result as plain enqueue;
+  6. 1000 frames are timed: H2D, GPU compute (CUDA events), D2H, host latency (their sum) and end-to-end
+     per-frame wall time, as min/mean/median/p90/p95/p99, trtexec style.
+Engines go to a temporary folder unless --engine-dir is given, so the first build is always real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from realtime_seg.backends.tensorrt import probe_details  # noqa: E402
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_in_worker(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` in a fresh thread (as the app's processing thread does); re-raise its exception here."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="smoke-processing")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def stats(values: list[float]) -> str:
+    a = np.asarray(values)
+    p = np.percentile(a, [50, 90, 95, 99])
+    return (
+        f"min {a.min():.3f}  mean {a.mean():.3f}  median {p[0]:.3f}  p90 {p[1]:.3f}  p95 {p[2]:.3f}  p99 {p[3]:.3f} ms"
+    )
+
+
+def tiny_dynamic_model(path: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.array([[[[0.5]], [[-1.0]], [[2.0]]]], np.float32), "w")
+    b = numpy_helper.from_array(np.array([0.1], np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input", "w", "b"], ["z"]), helper.make_node("Sigmoid", ["z"], ["probability"])],
+        "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 48, 64])],
+        [helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["N", 1, 48, 64])],
+        [w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def ort_run(onnx_path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return np.asarray(sess.run(None, {sess.get_inputs()[0].name: x})[0])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    ma, mb = a >= 0.5, b >= 0.5
+    union = np.logical_or(ma, mb).sum()
+    return float(np.logical_and(ma, mb).sum() / union) if union else 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--engine-dir", type=Path, default=None, help="default: a temporary folder (fresh builds)")
+    ap.add_argument("--model", default="selfie")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+    probe = probe_details()
+    if not probe.ok:
+        print(f"gpu_smoke: cannot run here: {probe.reason}", file=sys.stderr)
+        return 2
+    print(f"TensorRT {probe.trt_version}, {probe.cuda_api} {probe.cuda_api_version}, driver CUDA {probe.driver}")
+    assert probe.gpu is not None
+    print(probe.gpu.summary)
+
+    with tempfile.TemporaryDirectory(prefix="rtseg-smoke-") as tmp:
+        engine_dir = args.engine_dir or Path(tmp) / "engines"
+        checks: list[Check] = []
+        try:
+            smoke(args, Path(tmp), engine_dir, checks)
+        except Exception as exc:  # noqa: BLE001 - reported as a failed check, with the table
+            logging.getLogger("gpu_smoke").exception("smoke run aborted")
+            checks.append(Check("run completed", False, f"{type(exc).__name__}: {exc}"))
+
+    width = max(len(c.name) for c in checks)
+    print("\n" + "=" * 100)
+    for c in checks:
+        print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:{width}}  {c.detail}")
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: list[Check]) -> None:
+    from realtime_seg.backends.tensorrt import TensorRTBackend  # noqa: I001 (samples lands with the models branch)
+    from realtime_seg.io.samples import load_sample
+    from realtime_seg.models.registry import resolve_model
+    from realtime_seg.segmenter import Segmenter
+
+    def backend(path: Path, shape: tuple[int, ...], precision: str = "auto", **kw: Any) -> TensorRTBackend:
+        return TensorRTBackend(path, shape, engine_dir=engine_dir, opt_level=0, precision=precision, **kw)
+
+    # 1. tiny dynamic-batch model, two shapes
+    tiny = tiny_dynamic_model(tmp / "tiny.onnx")
+    x3 = np.random.default_rng(0).random((3, 3, 48, 64), dtype=np.float32)
+
+    def tiny_run() -> tuple[np.ndarray, np.ndarray]:
+        with backend(tiny, (1, 3, 48, 64), max_batch=4) as be:
+            return be.infer(x3[:1]).copy(), be.infer(x3).copy()
+
+    y1, y3 = run_in_worker(tiny_run)
+    ref = ort_run(tiny, x3)
+    d1, d3 = float(np.abs(y1 - ref[:1]).max()), float(np.abs(y3 - ref).max())
+    checks.append(Check("tiny model, batch 1 and 3 vs ORT", max(d1, d3) < 1e-3, f"max |diff| {d1:.2e}, {d3:.2e}"))
+
+    # 2. default model fp32 / fp16 vs ONNX Runtime CPU fp32, on the sample photos
+    spec32 = resolve_model(args.model, precision="fp32")
+    assert spec32.onnx_path is not None
+    seg = Segmenter(spec32, backend(spec32.onnx_path, spec32.input_shape))  # preprocessing only; never opened
+    tensors = [seg.preprocess(load_sample(name)) for name in ("astronaut", "camera")]
+    refs = [ort_run(spec32.onnx_path, t) for t in tensors]
+    limits = {"fp32": (5e-3, 0.995), "fp16": (0.1, 0.98)}  # fp32 may use TF32 on Ampere and newer
+    timed_backend: dict[str, Any] = {}
+    for precision in ("fp32", "fp16"):
+        spec = resolve_model(args.model, precision=precision)
+        assert spec.onnx_path is not None
+        path, shape = spec.onnx_path, spec.input_shape
+
+        def first_open(
+            path: Path = path, shape: tuple[int, ...] = shape, precision: str = precision
+        ) -> tuple[list[np.ndarray], bool, str]:
+            with backend(path, shape, precision, cuda_graph=False) as be:
+                outs = [be.infer(t).copy() for t in tensors]
+                assert be.engine is not None
+                return outs, be.engine.built, be.description
+
+        t0 = time.perf_counter()
+        outs, built, desc = run_in_worker(first_open)
+        build_s = time.perf_counter() - t0
+        max_diff = max(float(np.abs(o - r).max()) for o, r in zip(outs, refs, strict=True))
+        min_iou = min(iou(o, r) for o, r in zip(outs, refs, strict=True))
+        lim_diff, lim_iou = limits[precision]
+        checks.append(
+            Check(
+                f"{precision} engine vs ORT CPU fp32 (2 photos)",
+                built and max_diff <= lim_diff and min_iou >= lim_iou,
+                f"IoU@0.5 min {min_iou:.4f} (>= {lim_iou}), max |diff| {max_diff:.2e} (<= {lim_diff}); "
+                f"built in {build_s:.1f} s; {desc}",
+            )
+        )
+
+        # 3 + 5. cache round-trip without a rebuild; graph result equals plain enqueue
+        def second_open(
+            path: Path = path, shape: tuple[int, ...] = shape, precision: str = precision
+        ) -> tuple[bool, np.ndarray, np.ndarray, bool]:
+            with backend(path, shape, precision, cuda_graph=False) as plain:
+                p = plain.infer(tensors[0]).copy()
+            with backend(path, shape, precision, cuda_graph=True) as graphed:
+                graphed.infer(tensors[0])  # plain run + capture
+                g = graphed.infer(tensors[0]).copy()  # graph launch
+                assert graphed.engine is not None
+                return graphed.engine.built, p, g, graphed.graph_captured
+
+        rebuilt, plain_out, graph_out, captured = run_in_worker(second_open)
+        checks.append(
+            Check(f"{precision} cache round-trip", not rebuilt, "reused, no second build" if not rebuilt else "REBUILT")
+        )
+        checks.append(
+            Check(
+                f"{precision} CUDA graph == plain enqueue",
+                captured and np.array_equal(plain_out, graph_out),
+                f"graph captured: {captured}; max |diff| {float(np.abs(plain_out - graph_out).max()):.1e}",
+            )
+        )
+        timed_backend[precision] = (path, shape)
+
+    # 4 + 6. timing in the worker thread
+    for precision, (path, shape) in timed_backend.items():
+        for graphs in (False, True):
+
+            def timed(
+                path: Path = path, shape: tuple[int, ...] = shape, graphs: bool = graphs, precision: str = precision
+            ) -> dict[str, list[float]]:
+                rec: dict[str, list[float]] = {"h2d": [], "compute": [], "d2h": [], "host": [], "wall": []}
+                with backend(path, shape, precision, cuda_graph=graphs, gpu_timing=True) as be:
+                    for _ in range(50):  # warm-up
+                        be.infer(tensors[0])
+                    t_start = time.perf_counter()
+                    for _ in range(args.frames):
+                        t0 = time.perf_counter()
+                        be.infer(tensors[0])
+                        rec["wall"].append((time.perf_counter() - t0) * 1e3)
+                        g = be.last_gpu_timings_ms
+                        for k in ("h2d", "compute", "d2h"):
+                            rec[k].append(g[k])
+                        rec["host"].append(g["h2d"] + g["compute"] + g["d2h"])
+                    rec["throughput"] = [args.frames / (time.perf_counter() - t_start)]
+                    rec["graph"] = [float(be.graph_captured)]
+                return rec
+
+            rec = run_in_worker(timed)
+            used = "on" if rec["graph"][0] else ("requested, capture unavailable" if graphs else "off")
+            print(
+                f"\n{precision}, CUDA graphs {used}, {args.frames} frames, batch 1, "
+                f"transfers included in host latency, compute excludes them:"
+            )
+            for k, label in (
+                ("h2d", "H2D"),
+                ("compute", "GPU compute"),
+                ("d2h", "D2H"),
+                ("host", "host latency"),
+                ("wall", "end-to-end"),
+            ):
+                print(f"  {label:13} {stats(rec[k])}")
+            print(f"  throughput    {rec['throughput'][0]:.1f} frames/s")
+            checks.append(
+                Check(
+                    f"{precision} timing, graphs {used} (worker thread)",
+                    True,
+                    f"GPU compute median {np.median(rec['compute']):.3f} ms, end-to-end median "
+                    f"{np.median(rec['wall']):.3f} ms, {rec['throughput'][0]:.0f} fps",
+                )
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
