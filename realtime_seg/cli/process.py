@@ -18,19 +18,22 @@ from realtime_seg.cli._effects import add_effect_options, add_refine_options, ef
 from realtime_seg.errors import InputError, OutputError, VideoError
 from realtime_seg.pipeline.stats import RunStats
 
-#: ONNX Runtime intra-op threads for ``process`` when ``--threads`` is not given. Measured on the
-#: 2-core dev machine (README, "Offline video"): with decoding and encoding running in their own
-#: threads, one inference thread beats two, which fight the encoder for the second core.
+#: ONNX Runtime intra-op threads for ``process`` when ``--threads`` is not given. Measured with
+#: tools/bench_process.py (720p blur, threaded): 1 and 2 threads give the same FPS (ultrafast 69.5/70.0
+#: vs 70.1/69.6), and 1 thread costs 0.3-1.5 ms less CPU per frame (the second core is busy decoding
+#: and encoding anyway), so 1.
 DEFAULT_PROCESS_THREADS = 1
-#: x264 preset: veryfast is ~2x faster than the x264 default (medium) at a little more size per quality
-DEFAULT_PRESET = "veryfast"
+#: x264 preset. 720p blur, threaded, same machine: ultrafast ~70 FPS (21 ms CPU/frame), superfast 54-65
+#: (25 ms), veryfast 48-59 (30 ms); veryfast files are ~3x smaller at the same crf. ultrafast is the only
+#: one that keeps >= 60 FPS on 2 shared cores; pass --preset veryfast for smaller files.
+DEFAULT_PRESET = "ultrafast"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "process",
         help="process a video file: blur/replace the background, write masks, alpha or outlines",
-        description="Process a video file (anything FFmpeg reads: mp4, mkv, mov, webm, avi, gif, frames/%%06d.png). "
+        description="Process a video file (anything FFmpeg reads: mp4, mkv, mov, webm, avi, gif, frames/%06d.png). "
         "The audio is copied unchanged; outputs appear under their final names only when complete.",
     )
     p.add_argument("input", type=Path, help="input video (or an image sequence pattern such as frames/%%06d.png)")
@@ -57,7 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="on an error or Ctrl-C, keep the frames written so far as a playable file under the output name",
     )
-    p.add_argument("--sequential", action="store_true", help="decode, process and encode in one thread (baseline)")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="baseline: decode, inference, OpenCV and encode one after the other on a single thread",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
 
@@ -111,16 +118,23 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
     from realtime_seg.postprocess.refine import Refiner
     from realtime_seg.segmenter import open_segmenter
 
+    one = bool(args.sequential)  # the baseline: decode, inference, OpenCV and encode all on one thread
     with ExitStack() as stack:
-        reader = stack.enter_context(VideoReader(args.input))
+        reader = stack.enter_context(VideoReader(args.input, decoder_threads=1 if one else 0))
         info = reader.info
         _check_outputs(args)
         effect = effect_from_args(args)
         refiner = Refiner(refine_config_from_args(args))
         threads = args.threads if args.threads is not None else DEFAULT_PROCESS_THREADS
+        if one:
+            import cv2
+
+            cv2_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            stack.callback(cv2.setNumThreads, cv2_threads)
         segmenter = stack.enter_context(open_segmenter(args.model, args.backend, threads=threads))
         tracker = None
-        if args.outlines_out is not None or "outline" in args.effect.split("+"):
+        if args.outlines_out is not None or "outline" in (args.effect or "").split("+"):
             from realtime_seg.tracking import RegionTracker
 
             tracker = RegionTracker()
@@ -128,7 +142,13 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
 
         sinks: list[FrameSink] = []
         try:
-            common = dict(fps=info.fps, time_base=info.time_base, size_wh=info.size_wh, rotation=info.rotation)
+            common = dict(
+                fps=info.fps,
+                time_base=info.time_base,
+                size_wh=info.size_wh,
+                rotation=info.rotation,
+                threads=1 if one else 0,
+            )
             if args.output is not None:
                 w = VideoWriter(
                     args.output,
@@ -219,7 +239,10 @@ def _partial_note(sinks: list[Any], written: int | None) -> str:
 def summary(outcome: ProcessOutcome) -> list[str]:
     s = outcome.stats
     mode = "threaded" if s.threaded else "sequential"
-    lines = [f"{s.frames} frames in {s.wall_s:.2f} s: {s.fps:.1f} FPS end to end ({mode}; {outcome.model})"]
+    lines = [
+        f"{s.frames} frames in {s.wall_s:.2f} s: {s.fps:.1f} FPS end to end ({mode}; {outcome.model}); "
+        f"CPU {s.cpu_ms_per_frame:.1f} ms/frame"
+    ]
     stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in s.stages)
     lines.append(f"median ms per frame: {stages}")
     lines += [f"wrote {p}" for p in outcome.outputs]

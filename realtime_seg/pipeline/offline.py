@@ -1,4 +1,4 @@
-"""The offline pipeline: decoder thread -> processing (caller's thread) -> writer thread.
+"""The offline pipeline: decoder thread -> processing thread(s) -> writer thread.
 
 - Queues are bounded (``queue_size``), so memory stays flat however long the video is.
 - Every blocking put/get uses a short timeout and checks a stop :class:`threading.Event`, so no thread
@@ -10,6 +10,10 @@
 - Sinks are finalized (renamed to their final names) only after the last frame; on any failure they are
   aborted: the partial file is deleted, or kept as a playable file when the sink was told to keep it.
 
+Threads: decoder -> model (``segment_step``) -> refine + effect (``finish_step``) -> writer; a processor
+without the two halves (or ``split=False``) runs as one processing stage. The caller's thread only waits
+(in 0.1 s slices, so Ctrl-C is handled at once).
+
 ``threaded=False`` runs the same stages one after the other in the caller's thread (the baseline).
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -169,6 +174,24 @@ def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
             continue
 
 
+def _main_thread_gets_signals() -> None:
+    """Block SIGINT/SIGTERM in a worker thread (and the native threads it starts: FFmpeg, x264, OpenCV),
+    so Ctrl-C always lands in the caller's thread and never interrupts a system call in a library thread."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _worker(target: Callable[..., None], done: threading.Event) -> Callable[..., None]:
+    def run(*args: Any) -> None:
+        try:
+            _main_thread_gets_signals()
+            target(*args)
+        finally:
+            done.set()
+
+    return run
+
+
 def _timed(frames: Iterable[Frame], timer: StageTimer) -> Iterator[Frame]:
     it = iter(frames)
     while True:
@@ -198,16 +221,20 @@ class OfflinePipeline:
         queue_size: int = 4,
         on_frame: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        split: bool = True,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.frames, self.processor, self.sinks = frames, processor, list(sinks)
         self.threaded, self.queue_size, self.on_frame = threaded, queue_size, on_frame
         self.stop = stop or threading.Event()
+        self.split = split
         self.timer = StageTimer()
         self.written = 0
         self.threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
+        self._end: _End | None = None
+        self._done: list[threading.Event] = []
 
     # stages ---------------------------------------------------------------------------------------
     def _process(self, frame: Frame) -> Processed:
@@ -228,7 +255,7 @@ class OfflinePipeline:
 
     # runs -----------------------------------------------------------------------------------------
     def run(self) -> RunStats:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             if self.threaded:
                 self._run_threaded()
@@ -238,7 +265,8 @@ class OfflinePipeline:
             self._abort_sinks()
             raise
         self._close_sinks()
-        return RunStats(self.written, time.perf_counter() - t0, self.timer.summary(), self.threaded)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return RunStats(self.written, wall, self.timer.summary(), self.threaded, cpu)
 
     def _run_sequential(self) -> None:
         for frame in _timed(self.frames, self.timer):
@@ -262,11 +290,26 @@ class OfflinePipeline:
         except BaseException as exc:
             self._fail(exc)
 
+    def _stage(self, fn: Callable[[Any], Any], q_in: queue.Queue[Any], q_out: queue.Queue[Any]) -> None:
+        """A middle stage: items from ``q_in`` through ``fn`` into ``q_out``; the end marker passes on."""
+        try:
+            while True:
+                item = _get(q_in, self.stop)
+                if isinstance(item, _End):
+                    _put(q_out, item, self.stop)
+                    return
+                _put(q_out, fn(item), self.stop)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            self._fail(exc)
+
     def _writer(self, q: queue.Queue[Any]) -> None:
         try:
             while True:
                 item = _get(q, self.stop)
                 if isinstance(item, _End):
+                    self._end = item
                     return
                 frame, result = item
                 self._write(frame, result)
@@ -279,27 +322,49 @@ class OfflinePipeline:
         self._errors.append(exc)
         self.stop.set()
 
+    def _middle_stages(self) -> list[tuple[str, Callable[[Any], Any]]]:
+        """Processing as one stage, or two (model | refine + effect) when the processor can split."""
+        p = self.processor
+        segment = getattr(p, "segment_step", None)
+        finish = getattr(p, "finish_step", None)
+        if not self.split or segment is None or finish is None:
+            return [("process", lambda f: (f, self._process(f)))]
+
+        def first(f: Frame) -> tuple[Frame, Any]:
+            t0 = time.perf_counter()
+            out = segment(f.image, f.index)
+            self.timer.add("segment", (time.perf_counter() - t0) * 1e3)
+            return f, out
+
+        def second(item: tuple[Frame, Any]) -> tuple[Frame, Processed]:
+            f, (seg, reused, timings) = item
+            t0 = time.perf_counter()
+            result = finish(f.image, f.index, f.t, seg, reused, timings)
+            self.timer.add("composite", (time.perf_counter() - t0) * 1e3)
+            self.timer.add_all(result.timings_ms)
+            return f, result
+
+        return [("segment", first), ("composite", second)]
+
     def _run_threaded(self) -> None:
-        q_in: queue.Queue[Any] = queue.Queue(self.queue_size)
-        q_out: queue.Queue[Any] = queue.Queue(self.queue_size)
-        dec = threading.Thread(target=self._decoder, args=(q_in,), name="realtime-seg-decode", daemon=True)
-        wr = threading.Thread(target=self._writer, args=(q_out,), name="realtime-seg-write", daemon=True)
-        self.threads = [dec, wr]
-        end: _End | None = None
+        stages = self._middle_stages()
+        queues: list[queue.Queue[Any]] = [queue.Queue(self.queue_size) for _ in range(len(stages) + 1)]
+        targets: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [("decode", self._decoder, (queues[0],))]
+        for i, (name, fn) in enumerate(stages):
+            targets.append((name, self._stage, (fn, queues[i], queues[i + 1])))
+        targets.append(("write", self._writer, (queues[-1],)))
+        # Each thread sets its own "done" event. The caller waits on events, never in Thread.join():
+        # a KeyboardInterrupt inside join() can leave a running thread marked as stopped (CPython
+        # gh-90882, seen here as a writer still encoding into a container already closed).
+        self._done = [threading.Event() for _ in targets]
+        self.threads = [
+            threading.Thread(target=_worker(fn, done), args=args, name=f"realtime-seg-{name}", daemon=True)
+            for (name, fn, args), done in zip(targets, self._done, strict=True)
+        ]
         try:
-            dec.start()
-            wr.start()
-            try:
-                while True:
-                    item = _get(q_in, self.stop)
-                    if isinstance(item, _End):
-                        end = item
-                        _put(q_out, item, self.stop)
-                        break
-                    _put(q_out, (item, self._process(item)), self.stop)
-                while wr.is_alive():  # let the writer drain; join in slices so Ctrl-C gets through
-                    wr.join(_POLL_S)
-            except _Stopped:
+            for t in self.threads:
+                t.start()
+            while not self._done[-1].wait(_POLL_S):  # the writer finishes last; Ctrl-C gets through at once
                 pass
         except BaseException:
             self.stop.set()
@@ -308,19 +373,20 @@ class OfflinePipeline:
             self._join()
         if self._errors:
             raise self._errors[0]
-        if end is not None and end.error is not None:
-            raise end.error
-        if self.stop.is_set():
+        if self._end is not None and self._end.error is not None:
+            raise self._end.error
+        if self._end is None:
             raise KeyboardInterrupt("stopped")
 
     def _join(self) -> None:
-        if any(t.is_alive() for t in self.threads):
+        started = [(t, d) for t, d in zip(self.threads, self._done, strict=True) if t.ident is not None]
+        if any(not d.is_set() for _, d in started):
             self.stop.set()
-        for t in self.threads:
-            if t.ident is not None:
-                t.join(_JOIN_S)
-                if t.is_alive():
-                    logger.error("thread %s did not stop within %.1f s", t.name, _JOIN_S)
+        for t, done in started:
+            if not done.wait(_JOIN_S):
+                logger.error("thread %s did not stop within %.1f s", t.name, _JOIN_S)
+                continue
+            t.join(_JOIN_S)  # returns at once: the thread is past its last line
 
     def _close_sinks(self) -> None:
         closed: list[FrameSink] = []

@@ -63,6 +63,15 @@ class FrameProcessor:
             self.tracker.reset()
 
     def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
+        seg, reused, timings = self.segment_step(frame, index)
+        return self.finish_step(frame, index, t, seg, reused, timings)
+
+    def segment_step(self, frame: np.ndarray, index: int) -> tuple[SegResult, bool, dict[str, float]]:
+        """First half of :meth:`process`: the model (or the reused mask). Returns (seg, reused, timings).
+
+        The two halves may run on two threads (one each, frames in order), which overlaps inference
+        with refinement and compositing; ``process`` is simply both in a row.
+        """
         timings: dict[str, float] = {}
         reuse = self._last_seg is not None and index % self.every != 0
         if reuse and self._last_seg is not None and self._last_seg.frame_size_wh == (frame.shape[1], frame.shape[0]):
@@ -72,6 +81,13 @@ class FrameProcessor:
             seg = self.segmenter.segment(frame, index)
             timings.update(seg.timings_ms)
             self._last_seg = seg
+        return seg, reuse, timings
+
+    def finish_step(
+        self, frame: np.ndarray, index: int, t: float, seg: SegResult, reused: bool, timings: dict[str, float]
+    ) -> Processed:
+        """Second half of :meth:`process`: refine, track, apply the effect."""
+        timings = dict(timings)
         t0 = time.perf_counter()
         mask = self.refiner.refine(frame, seg)
         t1 = time.perf_counter()
@@ -84,4 +100,4 @@ class FrameProcessor:
             t1 = t1b
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
-        return Processed(index, t, out, mask, timings, reuse)
+        return Processed(index, t, out, mask, timings, reused)

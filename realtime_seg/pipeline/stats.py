@@ -74,6 +74,7 @@ class RunStats:
     wall_s: float
     stages: tuple[StageStats, ...]
     threaded: bool
+    cpu_s: float = 0.0  #: CPU time of the whole process (all threads, FFmpeg's included) during the run
 
     def __post_init__(self) -> None:
         if self.frames < 0 or self.wall_s < 0:
@@ -82,6 +83,11 @@ class RunStats:
     @property
     def fps(self) -> float:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        """CPU cost per frame; ``cores * 1000 / cpu_ms_per_frame`` is the FPS an otherwise idle machine allows."""
+        return self.cpu_s * 1e3 / self.frames if self.frames else 0.0
 
     def stage(self, name: str) -> StageStats | None:
         return next((s for s in self.stages if s.stage == name), None)
