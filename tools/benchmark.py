@@ -205,18 +205,120 @@ def bench_infer(args: argparse.Namespace, backend: str, model: str, res: str, si
     samples, fps, util = run(args.threads, args.frames)
     result = Result("infer", backend, model, res, "-", args.threads, fps=fps, cpu_utilisation=util)
     result.stages_ms = {k: summarize(v) for k, v in samples.items()}
-    if backend == "onnxruntime" and args.threads != 1:
-        _, base_fps, _ = run(1, max(args.frames // 2, 10))
+    if backend == "onnxruntime" and args.threads != 0:
+        _, base_fps, _ = run(0, max(args.frames // 2, 10))
         result.baseline_fps, result.ratio = base_fps, fps / base_fps
-        result.extra["baseline"] = "ONNX Runtime, 1 intra-op thread"
+        result.extra["baseline"] = "ONNX Runtime with its own default threads (one per core)"
     return result
 
 
-MODE_FUNCS: dict[str, Callable[..., Result]] = {"infer": bench_infer}
+def _clip(args: argparse.Namespace, size: tuple[int, int], frames: int, folder: Path) -> Path:
+    """The input video: ``--input`` as given, else a synthetic H.264 clip made from a real photo."""
+    if args.input is not None:
+        return Path(args.input)
+    from realtime_seg.io.samples import load_sample
+    from realtime_seg.io.synth import ken_burns_frames, write_clip
+
+    path = folder / f"bench_{size[0]}x{size[1]}_{frames}.mp4"
+    if not path.exists():
+        photo = load_sample("astronaut")
+        write_clip(path, ken_burns_frames(photo, size_wh=size, n_frames=frames), options={"preset": "veryfast"})
+    return path
+
+
+def _offline_run(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: str, sequential: bool) -> Any:
+    from realtime_seg.cli import build_parser
+    from realtime_seg.cli.process import execute
+
+    argv = ["process", str(clip), "-o", str(out), "--effect", args.effect, "--quiet", "--model", model]
+    argv += ["--backend", backend, "--preset", args.preset]
+    argv += ["--threads", str(args.threads)] if args.threads is not None else []
+    argv += ["--sequential"] if sequential else []
+    with CpuMeter() as cpu:
+        outcome = execute(build_parser().parse_args(argv), progress=False)
+    return outcome.stats, cpu.utilisation
+
+
+def bench_offline(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
+    with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
+        clip = _clip(args, size, args.frames + args.warmup, Path(tmp))
+        stats, util = _offline_run(args, clip, Path(tmp) / "out.mp4", model, backend, sequential=False)
+        base, _ = _offline_run(args, clip, Path(tmp) / "base.mp4", model, backend, sequential=True)
+    result = Result("offline", backend, model, res, args.effect, args.threads, fps=stats.fps, cpu_utilisation=util)
+    for st in stats.stages:
+        result.stages_ms[st.stage] = {"n": st.count, "median": st.median_ms, "p90": st.p90_ms, "p99": st.p99_ms}
+    result.baseline_fps = base.fps
+    result.ratio = stats.fps / base.fps if base.fps else None
+    result.extra["baseline"] = "the same frames, every stage sequential in one thread"
+    result.extra["frames"] = stats.frames
+    result.extra["cpu_ms_per_frame"] = round(stats.cpu_ms_per_frame, 2)
+    result.extra["x264_preset"] = args.preset
+    return result
+
+
+def bench_live(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
+    from realtime_seg.capture.sources import FileSource
+    from realtime_seg.pipeline.live import LiveSettings, effect_options
+    from realtime_seg.pipeline.measure import measure_live
+
+    effect, outlines = args.effect, False
+    if effect.endswith("+outline"):
+        effect, outlines = effect.removesuffix("+outline"), True
+    settings = LiveSettings(
+        model=model, backend=backend, threads=args.threads, effect=effect, effect_options=effect_options(effect),
+        outlines=outlines,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
+        clip = _clip(args, size, 90, Path(tmp))
+        with CpuMeter() as cpu:
+            stats = measure_live(FileSource(clip, loop=True, paced=True), settings, args.live_seconds, warmup_s=1.0)
+        samples = _live_latencies(stats)
+    result = Result(
+        "live",
+        backend,
+        model,
+        res,
+        args.effect,
+        args.threads,
+        fps=stats.processing_fps,
+        cpu_utilisation=cpu.utilisation,
+    )
+    # the live measurement keeps per-stage medians only; latency has its full distribution
+    result.stages_ms = {k: {"n": stats.frames_processed, "median": v} for k, v in stats.stage_ms.items()}
+    result.stages_ms["latency"] = samples
+    result.extra.update(
+        baseline="none: a live source is paced at its frame rate; compare processing FPS with source_fps",
+        capture_fps=round(stats.capture_fps, 1),
+        source_fps=round(stats.source_fps, 1),
+        dropped=stats.dropped,
+        max_queued=stats.max_queued,
+        latency="capture to output (median/p90/max ms): "
+        f"{stats.latency_median_ms:.1f} / {stats.latency_p90_ms:.1f} / {stats.latency_max_ms:.1f}",
+    )
+    return result
+
+
+def _live_latencies(stats: Any) -> dict[str, float]:
+    return {
+        "n": stats.frames_processed,
+        "median": stats.latency_median_ms,
+        "p90": stats.latency_p90_ms,
+        "max": stats.latency_max_ms,
+    }
+
+
+MODE_FUNCS: dict[str, Callable[..., Result]] = {"infer": bench_infer, "offline": bench_offline, "live": bench_live}
 
 
 # -- output -------------------------------------------------------------------------------------------
-STAGE_ORDER = ("capture", "decode", "preprocess", "infer", "postprocess", "refine", "track", "effect", "encode")
+STAGE_ORDER = (
+    "capture", "decode", "segment", "preprocess", "infer", "postprocess", "composite", "refine", "track", "effect",
+    "encode", "write", "latency",
+)  # fmt: skip
+
+
+#: stages that add up to a frame's work; "segment" and "composite" are sums of others, "latency" is not work
+STACKED_STAGES = ("capture", "decode", "preprocess", "infer", "postprocess", "refine", "track", "effect", "encode")
 
 
 def table(results: list[Result]) -> str:
@@ -242,9 +344,8 @@ def table(results: list[Result]) -> str:
         for s in stages:
             st = r.stages_ms[s]
             if st.get("n"):
-                lines.append(
-                    f"{'':10}{s:12} median {st['median']:7.2f} ms   p90 {st['p90']:7.2f}   p99 {st['p99']:7.2f}"
-                )
+                tail = "".join(f"   {q} {st[q]:7.2f}" for q in ("p90", "p99", "max") if q in st)
+                lines.append(f"{'':10}{s:12} median {st['median']:7.2f} ms{tail}")
         for k, v in r.extra.items():
             lines.append(f"{'':10}{k}: {v}")
     return "\n".join(lines)
@@ -262,13 +363,13 @@ def plot(results: list[Result], path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     labels = [f"{r.mode}\n{r.backend[:4]} {r.model}\n{r.resolution} {r.effect}" for r in done]
     bottom = np.zeros(len(done))
-    for stage in STAGE_ORDER:
+    for stage in STACKED_STAGES:
         vals = np.array([r.stages_ms.get(stage, {}).get("median", 0.0) for r in done])
         if vals.any():
             ax1.bar(range(len(done)), vals, bottom=bottom, label=stage)
             bottom += vals
     ax1.set_xticks(range(len(done)), labels, fontsize=7)
-    ax1.set_ylabel("median ms per frame (stacked stages)")
+    ax1.set_ylabel("median ms per frame (stacked stages; stages overlap in threaded modes)")
     ax1.set_title("Stage breakdown")
     ax1.legend(fontsize=7)
     groups: dict[tuple[str, str, str], list[Result]] = {}
@@ -316,7 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, help="a video file to use instead of the synthetic clip")
     p.add_argument("--frames", type=int, default=200, help="measured frames per configuration (default: 200)")
     p.add_argument("--warmup", type=int, default=20, help="warm-up frames, not measured (default: 20)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: runtime's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="ONNX Runtime intra-op threads (default: 1; 0 = ONNX Runtime's default)",
+    )
+    p.add_argument("--preset", default="ultrafast", help="x264 preset for offline mode (default: ultrafast)")
     p.add_argument("--live-seconds", type=float, default=8.0, help="duration of live mode (default: 8)")
     p.add_argument("--json", type=Path, help="write results + environment as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG plot")

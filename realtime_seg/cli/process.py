@@ -19,7 +19,7 @@ from realtime_seg.errors import InputError, OutputError, VideoError
 from realtime_seg.pipeline.stats import RunStats
 
 #: ONNX Runtime intra-op threads for ``process`` when ``--threads`` is not given. Measured with
-#: tools/bench_process.py (720p blur, threaded): 1 and 2 threads give the same FPS (ultrafast 69.5/70.0
+#: tools/benchmark.py --mode offline --threads 1 / 2 (720p blur): 1 and 2 threads give the same FPS (ultrafast 69.5/70.0
 #: vs 70.1/69.6), and 1 thread costs 0.3-1.5 ms less CPU per frame (the second core is busy decoding
 #: and encoding anyway), so 1.
 DEFAULT_PROCESS_THREADS = 1

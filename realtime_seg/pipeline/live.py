@@ -77,8 +77,8 @@ class LiveSettings:
     def __post_init__(self) -> None:
         if not self.model:
             raise ValueError("model must be a name or a path, got an empty string")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        if self.threads is not None and self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: ONNX Runtime's default) or None, got {self.threads}")
         object.__setattr__(self, "effect_options", MappingProxyType(dict(self.effect_options)))
 
 

@@ -35,11 +35,13 @@ def test_tiny_run_writes_json_with_every_stage(tmp_path: Path) -> None:
     assert set(by_mode) == {"infer", "offline", "live"}
     assert set(by_mode["infer"]["stages_ms"]) == {"preprocess", "infer", "postprocess"}
     assert {"decode", "preprocess", "infer", "refine", "effect", "encode"} <= set(by_mode["offline"]["stages_ms"])
+    assert by_mode["live"]["extra"]["max_queued"] <= 1
     assert {"preprocess", "infer", "refine", "effect", "latency"} <= set(by_mode["live"]["stages_ms"])
     for r in report["results"]:
         assert r["fps"] > 0
         for stats in r["stages_ms"].values():
-            assert stats["n"] >= 1 and stats["median"] >= 0 and stats["p99"] >= stats["median"]
+            assert stats["n"] >= 1 and stats["median"] >= 0
+            assert stats.get("p99", stats["median"]) >= stats["median"]
     assert by_mode["offline"]["baseline_fps"] > 0 and by_mode["offline"]["ratio"] > 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "FPS" in proc.stdout and "median" in proc.stdout
