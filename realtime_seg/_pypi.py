@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from realtime_seg.errors import RealtimeSegError
+from realtime_seg.io.atomic import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +53,8 @@ def sha256_file(path: Path) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` (creating its folder) through a temporary file and ``os.replace``."""
+    write_bytes_atomic(path, data, mkdir=True)
 
 
 @contextlib.contextmanager

@@ -395,15 +395,9 @@ def _pixels(res: str) -> int:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from realtime_seg.io.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, (json.dumps(data, indent=2) + "\n").encode(), mkdir=True)
 
 
 # -- main ---------------------------------------------------------------------------------------------

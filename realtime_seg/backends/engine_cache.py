@@ -16,14 +16,14 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from realtime_seg import __version__
-from realtime_seg.errors import EngineCacheError, OutputError
+from realtime_seg.errors import EngineCacheError
+from realtime_seg.io.atomic import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -212,26 +212,6 @@ def timing_cache_name(trt_version: str, trt_flavour: str, gpu_name: str, compute
 # -- files ---------------------------------------------------------------------------------------
 
 
-def write_bytes_atomic(path: Path, data: bytes | bytearray | memoryview) -> Path:
-    """Write ``data`` under ``path`` only when complete: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 @dataclass(frozen=True)
 class CachedEngine:
     path: Path
@@ -284,7 +264,7 @@ class EngineCache:
     def store(self, key: EngineKey, plan: bytes | bytearray | memoryview, build_seconds: float = 0.0) -> Path:
         """Write the engine, then its sidecar (each atomically). A reader never sees half a file."""
         data = bytes(plan)
-        path = write_bytes_atomic(self.engine_path(key), data)
+        path = write_bytes_atomic(self.engine_path(key), data, mkdir=True)
         meta = {
             "key": key.as_dict(),
             "engine_sha256": hashlib.sha256(data).hexdigest(),
@@ -293,7 +273,9 @@ class EngineCache:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(build_seconds, 2),
         }
-        write_bytes_atomic(self.sidecar_path(key), (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+        write_bytes_atomic(
+            self.sidecar_path(key), (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(), mkdir=True
+        )
         logger.info("stored engine %s (%d bytes)", path, len(data))
         return path
 

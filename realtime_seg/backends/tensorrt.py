@@ -399,10 +399,10 @@ def build_serialized(
         details = "; ".join(trt_logger.errors) or "see the log (-v)"
         raise BackendError(f"TensorRT could not build an engine from {onnx_path.name}: {details}")
     if timing_cache is not None:
-        from realtime_seg.backends.engine_cache import write_bytes_atomic
+        from realtime_seg.io.atomic import write_bytes_atomic
 
         try:
-            write_bytes_atomic(timing_cache, bytes(config.get_timing_cache().serialize()))
+            write_bytes_atomic(timing_cache, bytes(config.get_timing_cache().serialize()), mkdir=True)
         except Exception as exc:  # noqa: BLE001 - a timing cache is an optimisation, never fatal
             logger.warning("could not save the timing cache %s: %s", timing_cache, exc)
     return bytes(serialized)

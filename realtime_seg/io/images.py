@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError
+from realtime_seg.io.atomic import write_bytes_atomic
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -34,15 +33,4 @@ def write_image_atomic(path: Path, image: np.ndarray) -> Path:
     ok, buf = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r}: {path}")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.part", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {path.parent}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomic(path, buf.tobytes())

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError
+from realtime_seg.io.atomic import open_text_beside
 from realtime_seg.tracking.tracker import TrackedRegion
 
 SCHEMA_KEYS = ("frame", "t", "regions")
@@ -91,15 +91,8 @@ class OutlinesWriter:
         self.path = Path(path)
         if self.path.is_dir():
             raise OutputError(f"outlines output is a folder, not a file: {self.path}")
-        parent = self.path.parent
-        if not parent.is_dir():
-            raise OutputError(f"output folder does not exist: {parent}")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=parent)
-        except OSError as exc:
-            raise OutputError(f"cannot write to {parent}: {exc.strerror}") from exc
-        self._tmp = Path(tmp)
-        self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        fh, self._tmp = open_text_beside(self.path)
+        self._fh: IO[str] | None = fh
         self._ids: set[int] = set()
         self._frames = 0
         self._max = 0

@@ -117,19 +117,6 @@ def test_explain_miss_lists_engines_for_other_setups(tiny_onnx: Path, tmp_path: 
     assert len(lines) == 1 and "trt_version: cached '10.7.0.23', wanted '10.8.0.43'" in lines[0]
 
 
-def test_atomic_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "x.engine"
-    target.write_bytes(b"old")
-
-    def boom(src: str, dst: str) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(engine_cache.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
-        engine_cache.write_bytes_atomic(target, b"new")
-    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.engine"]
-
-
 def test_default_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REALTIME_SEG_ENGINE_DIR", raising=False)
     checkout = Path(engine_cache.__file__).resolve().parents[2]
