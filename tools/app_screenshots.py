@@ -64,11 +64,8 @@ def shoot(app: QApplication, clip: Path, tmp: Path, out: Path, effect: str, outl
     while (w.last_result is None or w.last_result.index < 45) and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.005)
-    w.toggle_pause()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.01)
-    image = grab(w)
+    app.processEvents()
+    image = grab(w)  # grab() renders the frame on screen now; no pause, so the HUD shows live figures
     w.close()
     save_small_png(image, out)
     print(f"wrote {out} ({out.stat().st_size // 1024} KB, {image.shape[1]}x{image.shape[0]})")
@@ -85,7 +82,7 @@ def main() -> int:
         tmp = Path(d)
         clip = write_clip(tmp / "astronaut.mp4", ken_burns_frames(load_sample("astronaut"), n_frames=90), fps=30)
         shoot(app, clip, tmp, args.out_dir / "app_blur.png", "blur", outlines=False)
-        shoot(app, clip, tmp, args.out_dir / "app_outlines.png", "outline", outlines=True)
+        shoot(app, clip, tmp, args.out_dir / "app_outlines.png", "blur", outlines=True)
     return 0
 
 

@@ -48,11 +48,13 @@ def choose_backend(requested: str = "auto") -> BackendChoice:
             choice = BackendChoice("tensorrt", f"requested with --backend tensorrt; {why}")
         elif ok:
             choice = BackendChoice("tensorrt", f"auto: {why}")
+        elif why.startswith("TensorRT is not installed"):
+            # the normal CPU case: a short reason (the app shows it); `realtime-seg info` has the install hint
+            choice = BackendChoice("onnxruntime", "auto: TensorRT not installed (`realtime-seg info` says how)")
         else:
+            # installed but broken is a surprise worth a warning
             choice = BackendChoice("onnxruntime", f"auto: TensorRT not usable: {why}")
-            # installed but broken is a surprise worth a warning; simply not installed is the normal CPU case
-            if not why.startswith("TensorRT is not installed"):
-                logger.warning("TensorRT is installed but not usable, using ONNX Runtime: %s", why)
+            logger.warning("TensorRT is installed but not usable, using ONNX Runtime: %s", why)
     logger.info("backend choice: %s (%s)", choice.name, choice.reason)
     return choice
 

@@ -61,7 +61,7 @@ class OutlineEffect(Effect):
         thickness: int = 2,
         show_ids: bool = True,
         show_labels: bool = True,
-        trail: bool = True,
+        trail: bool = False,
         fill_alpha: float = 0.0,
         antialias: bool = True,
     ) -> None:

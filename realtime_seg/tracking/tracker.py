@@ -136,7 +136,9 @@ class RegionTracker:
     - ``trail_length``: centroids kept per track (``0``: no trail).
     - ``smooth_outline``: weight in [0, 1) of the previous outline when smoothing over time (``0``: off).
     - ``min_hits``: hits before a track gets an id and is reported (norfair's initialisation delay).
-    - ``min_area`` / ``simplify_tolerance`` / ``footprint_step``: passed to :func:`find_regions` by ``step``.
+    - ``min_area`` / ``simplify_tolerance`` / ``footprint_step``: passed to :func:`find_regions` by ``step``;
+      ``step`` also drops regions smaller than ``min_area_fraction`` of the frame (0.1%: 922 px at 720p), so
+      specks of a soft mask do not become short-lived ids.
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class RegionTracker:
         smooth_outline: float = 0.0,
         min_hits: int = 1,
         min_area: int = DEFAULT_MIN_AREA,
+        min_area_fraction: float = 0.001,
         simplify_tolerance: float = DEFAULT_SIMPLIFY_TOLERANCE,
         footprint_step: int = DEFAULT_FOOTPRINT_STEP,
     ) -> None:
@@ -166,6 +169,8 @@ class RegionTracker:
             raise ValueError(f"min_hits must be an int >= 1, got {min_hits!r}")
         if min_area < 0:
             raise ValueError(f"min_area must be >= 0, got {min_area!r}")
+        if not (0.0 <= min_area_fraction < 1.0):
+            raise ValueError(f"min_area_fraction must be in [0, 1), got {min_area_fraction!r}")
         if footprint_step < 1:
             raise ValueError(f"footprint_step must be >= 1, got {footprint_step!r}")
         self.max_missed = max_missed
@@ -175,6 +180,7 @@ class RegionTracker:
         self.smooth_outline = float(smooth_outline)
         self.min_hits = min_hits
         self.min_area = min_area
+        self.min_area_fraction = float(min_area_fraction)
         self.simplify_tolerance = simplify_tolerance
         self.footprint_step = footprint_step
         self.reset()
@@ -198,9 +204,10 @@ class RegionTracker:
 
     def step(self, mask: MaskFrame, t: float) -> list[TrackedRegion]:
         """``update(find_regions(mask), t)``; every mask of a stream must have the first one's size."""
+        h, w = mask.alpha.shape[:2] if isinstance(mask, MaskFrame) else np.shape(mask)[:2]
         regions = find_regions(
             mask,
-            min_area=self.min_area,
+            min_area=max(self.min_area, int(self.min_area_fraction * h * w)),
             simplify_tolerance=self.simplify_tolerance,
             footprint_step=self.footprint_step,
             expected_shape=self._shape,

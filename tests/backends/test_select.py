@@ -39,7 +39,7 @@ def test_auto_falls_back_to_onnxruntime_with_the_reason(caplog: pytest.LogCaptur
     caplog.set_level("INFO")
     choice = choose_backend("auto")
     assert choice.name == "onnxruntime"
-    assert choice.reason.startswith("auto: TensorRT not usable: TensorRT is not installed")
+    assert choice.reason == "auto: TensorRT not installed (`realtime-seg info` says how)"
     assert "backend choice: onnxruntime" in caplog.text
 
 
