@@ -360,18 +360,19 @@ def plot(results: list[Result], path: Path) -> None:
     except ImportError as exc:
         raise BenchError("--plot needs matplotlib: pip install 'realtime-seg[bench]'") from exc
     done = [r for r in results if not r.skipped]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    labels = [f"{r.mode}\n{r.backend[:4]} {r.model}\n{r.resolution} {r.effect}" for r in done]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(13.0, 6.0 + 0.7 * len(done)), 5.5))
+    labels = [f"{r.mode} {r.resolution}\n{r.model}\n{r.backend} {'' if r.effect == '-' else r.effect}" for r in done]
     bottom = np.zeros(len(done))
     for stage in STACKED_STAGES:
         vals = np.array([r.stages_ms.get(stage, {}).get("median", 0.0) for r in done])
         if vals.any():
             ax1.bar(range(len(done)), vals, bottom=bottom, label=stage)
             bottom += vals
-    ax1.set_xticks(range(len(done)), labels, fontsize=7)
-    ax1.set_ylabel("median ms per frame (stacked stages; stages overlap in threaded modes)")
+    ax1.set_xticks(range(len(done)), labels, fontsize=7, rotation=60, ha="right")
+    ax1.set_ylabel("median ms per frame, stacked")
+    ax1.text(0.99, 0.98, "threaded stages overlap in time", transform=ax1.transAxes, ha="right", va="top", fontsize=7)
     ax1.set_title("Stage breakdown")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=7, loc="upper left")
     groups: dict[tuple[str, str, str], list[Result]] = {}
     for r in done:
         groups.setdefault((r.mode, r.backend, r.model), []).append(r)
