@@ -46,13 +46,17 @@ class Source(ABC):
     def close(self) -> None:
         """Release the device or file. Safe to call twice."""
 
-    @property
-    @abstractmethod
-    def size_wh(self) -> tuple[int, int]: ...
+    #: set by subclasses (at the latest in ``open()``)
+    _size: tuple[int, int] = (0, 0)
+    _fps: float = 0.0
 
     @property
-    @abstractmethod
-    def fps(self) -> float: ...
+    def size_wh(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def fps(self) -> float:
+        return self._fps
 
     def __enter__(self) -> Source:
         self.open()
@@ -190,14 +194,6 @@ class CameraSource(Source):
             self._cap.release()
             self._cap = None
 
-    @property
-    def size_wh(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
 
 # -- files ---------------------------------------------------------------------------------------
 
@@ -266,14 +262,6 @@ class FileSource(Source):
             self._reader.close()
             self._reader = None
 
-    @property
-    def size_wh(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
 
 # -- generated -----------------------------------------------------------------------------------
 
@@ -340,14 +328,6 @@ class SyntheticSource(Source):
 
     def close(self) -> None:
         self._open = False
-
-    @property
-    def size_wh(self) -> tuple[int, int]:
-        return self._size
-
-    @property
-    def fps(self) -> float:
-        return self._fps
 
 
 def _cover(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:

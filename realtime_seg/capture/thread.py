@@ -65,7 +65,42 @@ class RateMeter:
             self._times.clear()
 
 
-class CaptureThread:
+class Worker:
+    """Owns one daemon thread that runs ``_run`` until ``_stop`` is set; ``start`` / ``stop`` / ``alive``."""
+
+    def __init__(self, thread_name: str) -> None:
+        self._thread_name = thread_name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"{self._thread_name} already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Stop and join. Returns whether the thread ended within ``timeout``."""
+        self._stop.set()
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
+            if t.is_alive():
+                logger.warning("thread %s did not stop within %.1f s", self._thread_name, timeout)
+                return False
+            self._thread = None
+        return True
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class CaptureThread(Worker):
     """Runs ``source.read()`` in a daemon thread and puts each frame, stamped, into ``slot``.
 
     The source should be opened by the caller first (so "no camera" is an error at start, not a state).
@@ -88,8 +123,7 @@ class CaptureThread:
         self.frames = 0
         self.losses = 0
         self._state = CaptureState.STOPPED
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(f"capture:{source.name}")
 
     @property
     def state(self) -> CaptureState:
@@ -98,29 +132,6 @@ class CaptureThread:
     @property
     def fps(self) -> float:
         return self.meter.rate
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("capture thread already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"capture:{self.source.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> bool:
-        """Stop and join; closes the source. Returns whether the thread ended within ``timeout``."""
-        self._stop.set()
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
-            if t.is_alive():
-                logger.warning("capture thread did not stop within %.1f s", timeout)
-                return False
-            self._thread = None
-        return True
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _emit(self, event: CaptureEvent) -> None:
         self._state = event.state

@@ -10,7 +10,8 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO
+from types import TracebackType
+from typing import IO, TypeVar
 
 from realtime_seg.errors import OutputError
 
@@ -63,3 +64,30 @@ def open_text_beside(path: Path) -> tuple[IO[str], Path]:
     """A text file open for writing at a temporary name beside ``path``; rename it when done."""
     fd, tmp = temp_file_beside(path)
     return os.fdopen(fd, "w", encoding="utf-8", newline="\n"), tmp
+
+
+_W = TypeVar("_W", bound="AtomicOutput")
+
+
+class AtomicOutput:
+    """A writer whose output appears on ``close()`` and is discarded by ``abort()``.
+
+    As a context manager it closes on success and aborts when the block raises.
+    """
+
+    def close(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> Path | None:
+        raise NotImplementedError
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

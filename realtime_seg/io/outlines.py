@@ -20,13 +20,12 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError
-from realtime_seg.io.atomic import open_text_beside
+from realtime_seg.io.atomic import AtomicOutput, open_text_beside
 from realtime_seg.tracking.tracker import TrackedRegion
 
 SCHEMA_KEYS = ("frame", "t", "regions")
@@ -79,7 +78,7 @@ def region_record(tr: TrackedRegion) -> dict[str, Any]:
     }
 
 
-class OutlinesWriter:
+class OutlinesWriter(AtomicOutput):
     """Writes ``path`` as JSON Lines, one frame per line; the file appears complete on ``close()`` or not at all.
 
     The constructor checks the destination and opens a temporary file next to it, so an unwritable
@@ -97,17 +96,6 @@ class OutlinesWriter:
         self._frames = 0
         self._max = 0
         self._last_frame = -1
-
-    def __enter__(self) -> OutlinesWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     @property
     def summary(self) -> OutlinesSummary:

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError, VideoError
+from realtime_seg.io.atomic import AtomicOutput
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def _guess_format(path: Path) -> str:
     return {"mkv": "matroska", "webm": "webm", "mov": "mov", "mp4": "mp4", "m4v": "mp4", "avi": "avi"}.get(ext, ext)
 
 
-class VideoWriter:
+class VideoWriter(AtomicOutput):
     """Encode upright BGR frames into ``path``; it appears under its final name only when complete.
 
     - ``fps``/``time_base``: the input's (pts passed to :meth:`write` are in ``time_base`` units).
@@ -527,17 +528,6 @@ class VideoWriter:
             self._audio_in.close()
             self._audio_in = None
             self._audio_packets = None
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_mask_png(folder: Path, index: int, alpha: np.ndarray) -> Path:

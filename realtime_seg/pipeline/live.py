@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from realtime_seg.capture.slot import CapturedFrame, LatestFrameSlot
-from realtime_seg.capture.thread import RateMeter
+from realtime_seg.capture.thread import RateMeter, Worker
 from realtime_seg.effects import create_effect, effect_names
 from realtime_seg.effects.base import Effect
 from realtime_seg.models.registry import DEFAULT_MODEL
@@ -126,7 +126,7 @@ class LiveStatus:
     backend: str = ""
 
 
-class LivePipeline:
+class LivePipeline(Worker):
     """Owns the processing thread. ``on_result`` and ``on_status`` are called from that thread."""
 
     def __init__(
@@ -151,10 +151,9 @@ class LivePipeline:
         self._requested: LiveSettings | None = None  # what was last asked for
         self._pending: LiveSettings | None = settings
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        super().__init__("live-processing")
         self._paused = threading.Event()
         self._reset = threading.Event()
-        self._thread: threading.Thread | None = None
         self._proc: FrameProcessor | None = None
         self._segmenter: Segmenter | None = None
         self.ready = threading.Event()  # set once the first settings were applied (model loaded or failed)
@@ -190,29 +189,6 @@ class LivePipeline:
     @property
     def paused(self) -> bool:
         return self._paused.is_set()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("live pipeline already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="live-processing", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> bool:
-        """Stop and join (the backend is closed in the thread). Returns whether it ended within ``timeout``."""
-        self._stop.set()
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
-            if t.is_alive():
-                logger.warning("processing thread did not stop within %.1f s", timeout)
-                return False
-            self._thread = None
-        return True
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # -- the thread ------------------------------------------------------------------------------------
     def _status(self, level: StatusLevel, message: str) -> None:
