@@ -158,7 +158,12 @@ class CameraSource(Source):
     def open(self) -> None:
         self.close()
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        cap = cv2.VideoCapture(self.index, backend)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our error says it better than its WARN
+        try:
+            cap = cv2.VideoCapture(self.index, backend)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             raise CaptureError(
