@@ -316,9 +316,14 @@ class PycudaApi(CudaApi):
 
     @property
     def version(self) -> str:
-        import pycuda
+        from importlib.metadata import PackageNotFoundError, version
 
-        return str(getattr(pycuda, "VERSION_TEXT", "unknown"))
+        try:
+            return version("pycuda")
+        except PackageNotFoundError:  # a source build without metadata
+            import pycuda
+
+            return str(getattr(pycuda, "VERSION_TEXT", "unknown"))
 
     def driver_version(self) -> str:
         self._wrap("cuInit", self._drv.init)

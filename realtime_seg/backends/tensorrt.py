@@ -58,12 +58,19 @@ Progress = Callable[[str], None]
 # -- probing -------------------------------------------------------------------------------------
 
 
+#: import names, in order: ``tensorrt`` (the ``tensorrt``/``tensorrt-cuXX`` frontend packages and the tar/deb
+#: wheels) re-exports ``tensorrt_bindings`` (the ``tensorrt-cuXX-bindings`` wheel), which is all there is when
+#: only the bindings and libs wheels were installed (``--no-deps`` installs from NVIDIA's index do that)
+TRT_MODULES = ("tensorrt", "tensorrt_bindings")
+
+
 def import_tensorrt() -> Any:
     """Import TensorRT, turning every failure into :class:`BackendUnavailable` with the reason and a hint."""
-    if importlib.util.find_spec("tensorrt") is None:
+    name = next((m for m in TRT_MODULES if importlib.util.find_spec(m) is not None), None)
+    if name is None:
         raise BackendUnavailable(f"TensorRT is not installed: {INSTALL_HINT}")
     try:
-        import tensorrt as trt
+        trt = importlib.import_module(name)
     except (ImportError, OSError) as exc:
         text = str(exc)
         hint = INSTALL_HINT
@@ -82,7 +89,10 @@ def import_tensorrt() -> Any:
 
 
 def trt_major(trt: Any) -> int:
-    return int(str(trt.__version__).split(".")[0])
+    """``10`` from ``"10.8.0.43"`` (also from pre-release strings such as ``"10.0.0b6"``)."""
+    head = str(getattr(trt, "__version__", "0")).split(".")[0]
+    digits = "".join(ch for ch in head if ch.isdigit())
+    return int(digits) if digits else 0
 
 
 def trt_flavour() -> str:
@@ -249,9 +259,26 @@ def _call_or(obj: Any, method: str, default: Any) -> Any:
 # -- TensorRT logger and progress monitor ---------------------------------------------------------
 
 
-def make_trt_logger(trt: Any) -> Any:
-    """A ``trt.ILogger`` that forwards to :mod:`logging` and keeps the last errors for error messages."""
+_TRT_LOGGER: tuple[Any, Any] | None = None  # (tensorrt module, its logger)
+_TRT_LOGGER_LOCK = threading.Lock()
 
+
+def make_trt_logger(trt: Any) -> Any:
+    """The process's one ``trt.ILogger``: forwards to :mod:`logging`, keeps the last errors for error messages.
+
+    TensorRT keeps a single logger pointer while any builder, runtime or refitter exists; a Builder created
+    with a second logger while our Runtime lives logs through the first one (with a warning, NVIDIA/TensorRT#1475).
+    So every Builder and Runtime here gets this same object; callers clear ``errors`` before the call they
+    want the errors of.
+    """
+    global _TRT_LOGGER
+    with _TRT_LOGGER_LOCK:
+        if _TRT_LOGGER is None or _TRT_LOGGER[0] is not trt:
+            _TRT_LOGGER = (trt, _new_trt_logger(trt))
+        return _TRT_LOGGER[1]
+
+
+def _new_trt_logger(trt: Any) -> Any:
     class _Logger(trt.ILogger):
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
@@ -284,11 +311,15 @@ def make_progress_monitor(trt: Any, progress: Progress) -> Any | None:
             self._lock = threading.Lock()
             self._steps: dict[str, int] = {}
 
+        # TensorRT calls these from its builder threads: nothing may raise into it
         def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-            with self._lock:
-                self._steps[phase_name] = num_steps
-            indent = "  " if parent_phase else ""
-            progress(f"{indent}{phase_name} ({num_steps} step{'s' if num_steps != 1 else ''})")
+            try:
+                with self._lock:
+                    self._steps[phase_name] = num_steps
+                indent = "  " if parent_phase else ""
+                progress(f"{indent}{phase_name} ({num_steps} step{'s' if num_steps != 1 else ''})")
+            except Exception:  # noqa: BLE001 - progress is a courtesy, never a reason to fail a build
+                logger.debug("progress callback failed", exc_info=True)
 
         def step_complete(self, phase_name: str, step: int) -> bool:
             return True
@@ -356,6 +387,7 @@ def build_serialized(
 ) -> bytes:
     """Parse the ONNX file and build a serialized engine. Raises :class:`ModelError` / :class:`BackendError`."""
     trt_logger = make_trt_logger(trt)
+    trt_logger.errors.clear()
     builder = trt.Builder(trt_logger)
     flags = 0
     if plan.strongly_typed:
@@ -380,21 +412,14 @@ def build_serialized(
         opt_profile = builder.create_optimization_profile()
         opt_profile.set_shape(profile.input_name, profile.min, profile.opt, profile.max)
         config.add_optimization_profile(opt_profile)
-    cache_obj = None
-    if timing_cache is not None:
-        data = timing_cache.read_bytes() if timing_cache.is_file() else b""
-        cache_obj = config.create_timing_cache(data)
-        if cache_obj is None and data:
-            logger.warning("timing cache %s is unreadable: starting a new one", timing_cache)
-            cache_obj = config.create_timing_cache(b"")
-        if cache_obj is not None:
-            config.set_timing_cache(cache_obj, False)
+    if timing_cache is not None and not _attach_timing_cache(config, timing_cache):
+        timing_cache = None  # nothing attached, so nothing to save
     monitor = make_progress_monitor(trt, progress) if progress else None
     if monitor is not None:
         config.progress_monitor = monitor
     elif progress:
         progress("building (this TensorRT reports no progress; it can take minutes)")
-    serialized = builder.build_serialized_network(network, config)
+    serialized = builder.build_serialized_network(network, config)  # an IHostMemory, or None
     if serialized is None:
         details = "; ".join(trt_logger.errors) or "see the log (-v)"
         raise BackendError(f"TensorRT could not build an engine from {onnx_path.name}: {details}")
@@ -405,7 +430,30 @@ def build_serialized(
             write_bytes_atomic(timing_cache, bytes(config.get_timing_cache().serialize()), mkdir=True)
         except Exception as exc:  # noqa: BLE001 - a timing cache is an optimisation, never fatal
             logger.warning("could not save the timing cache %s: %s", timing_cache, exc)
-    return bytes(serialized)
+    return bytes(serialized)  # IHostMemory supports the buffer protocol
+
+
+def _attach_timing_cache(config: Any, path: Path) -> bool:
+    """Load the timing cache at ``path`` (or a fresh one) into ``config``; False where none could be attached.
+
+    A timing cache only saves build time, so an unreadable or mismatching one is replaced, never fatal.
+    """
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError as exc:
+        logger.warning("cannot read the timing cache %s (%s): starting a new one", path, exc)
+        data = b""
+    for attempt in (data, b"") if data else (b"",):
+        try:
+            cache_obj = config.create_timing_cache(attempt)
+            if cache_obj is not None and config.set_timing_cache(cache_obj, False) is not False:
+                return True
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            logger.debug("timing cache rejected: %s", exc)
+        if attempt:
+            logger.warning("timing cache %s is unreadable or from another build: starting a new one", path)
+    logger.warning("TensorRT refused an empty timing cache: building without one")
+    return False
 
 
 @dataclass(frozen=True)
@@ -652,7 +700,12 @@ class _Runtime:
         self._trt_logger = make_trt_logger(trt)
         self._trt_runtime = trt.Runtime(self._trt_logger)
         stack.callback(self._drop, "_trt_runtime")
+        if owner.options.version_compatible:
+            # version-compatible plans embed the lean runtime (host code), which a Runtime refuses by default;
+            # these plans are our own builds from our cache folder (engine files are executables: see the docs)
+            self._trt_runtime.engine_host_code_allowed = True
         result = obtain_engine(trt, request, self.gpu, cache, progress=owner.progress)
+        self._trt_logger.errors.clear()
         engine = self._trt_runtime.deserialize_cuda_engine(result.plan)
         if engine is None and not result.built:
             logger.warning(
@@ -662,6 +715,7 @@ class _Runtime:
             )
             cache.invalidate(result.key)
             result = obtain_engine(trt, request, self.gpu, cache, progress=owner.progress, force=True)
+            self._trt_logger.errors.clear()
             engine = self._trt_runtime.deserialize_cuda_engine(result.plan)
         if engine is None:
             raise BackendError(

@@ -89,7 +89,9 @@ def collect() -> dict[str, str]:
         "cpu": cpu_name(),
     }
     info.update(nvidia_smi())
-    trt_version = _dist_version("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt_cu13", "tensorrt_cu12")
+    trt_version = _dist_version(
+        "tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu13-bindings", "tensorrt-cu12-bindings"
+    )
     info["tensorrt"] = f"{trt_version} ({trt_flavour()})" if trt_version else "not installed"
     info["pycuda"] = _dist_version("pycuda") or "not installed"
     cuda_python = _dist_version("cuda-bindings", "cuda-python")

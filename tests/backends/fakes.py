@@ -2,7 +2,9 @@
 
 They are injected through ``sys.modules`` so OUR code (the builder, the engine cache, ``PycudaApi`` and the
 runtime) runs unchanged against them. The stand-ins only do what TensorRT and CUDA are documented to do
-(see shared/design/TENSORRT.md), keep a journal of calls so tests can check the order of OUR calls, and
+(see shared/design/TENSORRT.md; the signatures follow TensorRT's python/src/infer/pyCore.cpp and
+parsers/pyOnnx.cpp, and pycuda's wrap_cudadrv.cpp), keep a journal of calls so tests can check the order of OUR
+calls, and
 emulate a device with host memory: "device" buffers are numpy arrays keyed by a fake pointer, and the
 fake engine computes ``output = mean over the input's channels`` so results are checkable.
 """
@@ -205,6 +207,22 @@ def make_fake_trt(
         def __init__(self) -> None:
             pass
 
+    # TensorRT keeps ONE logger pointer while any Builder/Runtime/Refitter lives: a second logger is ignored
+    # (with a warning) and messages go to the first (NVIDIA/TensorRT#1475). Mirrored so a test notices when a
+    # Builder made while a Runtime lives logs its errors somewhere our error message does not look.
+    global_logger: dict[str, Any] = {"logger": None, "live": 0}
+
+    def attach_logger(given: Any) -> Any:
+        if global_logger["live"] == 0:
+            global_logger["logger"] = given
+        elif given is not global_logger["logger"]:
+            global_logger["logger"].log(ILogger.Severity.WARNING, "The logger passed into createInfer* differs")
+        global_logger["live"] += 1
+        return global_logger["logger"]
+
+    def detach_logger() -> None:
+        global_logger["live"] -= 1
+
     flags = {"VERSION_COMPATIBLE": 10}
     if major < 11:
         flags["FP16"] = 1
@@ -306,7 +324,10 @@ def make_fake_trt(
 
     class Builder:
         def __init__(self, logger: ILogger) -> None:
-            self.logger = logger
+            self.logger = attach_logger(logger)
+
+        def __del__(self) -> None:
+            detach_logger()
 
         def create_network(self, flags: int) -> Network:
             j.append(("create_network", flags))
@@ -330,7 +351,13 @@ def make_fake_trt(
             assert network.input is not None
             name, dims = network.input
             profile = config.profiles[0].shapes.get(name) if config.profiles else None
-            meta = {"input": name, "dims": dims, "profile": profile, "flags": network.flags}
+            meta = {
+                "input": name,
+                "dims": dims,
+                "profile": profile,
+                "flags": network.flags,
+                "version_compatible": flags["VERSION_COMPATIBLE"] in config.flags,
+            }
             return b"FAKEPLAN" + json.dumps(meta).encode()
 
     class Context:
@@ -398,10 +425,18 @@ def make_fake_trt(
 
     class Runtime:
         def __init__(self, logger: ILogger) -> None:
-            self.logger = logger
+            self.logger = attach_logger(logger)
+            self.engine_host_code_allowed = False  # TensorRT's default
+
+        def __del__(self) -> None:
+            detach_logger()
 
         def deserialize_cuda_engine(self, data: bytes) -> Engine | None:
             j.append(("deserialize",))
+            meta = json.loads(bytes(data)[8:]) if bytes(data).startswith(b"FAKEPLAN") else {}
+            if meta.get("version_compatible") and not self.engine_host_code_allowed:
+                self.logger.log(ILogger.Severity.ERROR, "fake: engine contains host code; engine_host_code_allowed")
+                return None
             if not bytes(data).startswith(b"FAKEPLAN"):
                 self.logger.log(ILogger.Severity.ERROR, "fake: Serialization assertion: magic tag does not match")
                 return None

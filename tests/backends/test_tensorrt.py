@@ -384,3 +384,55 @@ def test_module_imports_without_tensorrt() -> None:
     """The real environment has no TensorRT: the module imported above, and the probe says why."""
     ok, why = trtmod.probe()
     assert not ok and "TensorRT is not installed" in why and "pypi.nvidia.com" in why
+
+
+# -- API shapes found in review against TensorRT's bindings --------------------------------------------
+
+
+def test_bindings_only_install_imports_tensorrt_bindings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tensorrt-cuXX-bindings`` (+ ``-libs``) without the frontend package provides only ``tensorrt_bindings``."""
+    from tests.backends.fakes import FakeDevice, Journal, install, make_fake_trt
+
+    fake = make_fake_trt(FakeDevice(Journal()), "10.13.0.35")
+    install(monkeypatch, {"tensorrt_bindings": fake})
+    assert trtmod.import_tensorrt() is fake
+
+
+def test_version_compatible_engine_deserializes(fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path) -> None:
+    """Version-compatible plans embed host code, which a TensorRT Runtime refuses unless allowed."""
+    with TensorRTBackend(tiny_onnx, SHAPE, version_compatible=True) as be:
+        assert be.engine is not None and be.engine.key.version_compatible
+        np.testing.assert_allclose(be.infer(np.ones(SHAPE, np.float32)), 1.0)
+    assert fake_gpu.journal.names().count("build") == 1  # deserialized first time, no rebuild loop
+
+
+def test_unreadable_timing_cache_is_replaced(
+    fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TensorRTBackend(tiny_onnx, SHAPE):
+        pass
+    (timing,) = engine_dir.glob("timing-*.cache")
+    timing.write_bytes(b"garbage")
+    with TensorRTBackend(tiny_onnx, SHAPE, opt_level=1) as be:  # another key: a real build
+        assert be.engine is not None and be.engine.built
+    assert "unreadable or from another build" in caplog.text
+    assert timing.read_bytes().startswith(b"TIMING")
+
+
+def test_a_failing_progress_callback_does_not_fail_the_build(
+    fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path
+) -> None:
+    calls: list[str] = []
+
+    def progress(line: str) -> None:
+        calls.append(line)
+        if "step" in line:
+            raise OSError("stdout closed")
+
+    with TensorRTBackend(tiny_onnx, SHAPE, progress=progress) as be:
+        assert be.engine is not None and be.engine.built
+    assert any("Building engine" in c for c in calls)
+
+
+def test_one_tensorrt_logger_per_process(fake_gpu: FakeGpu) -> None:
+    assert trtmod.make_trt_logger(fake_gpu.trt) is trtmod.make_trt_logger(fake_gpu.trt)
