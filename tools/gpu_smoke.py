@@ -4,7 +4,8 @@
     python tools/gpu_smoke.py [--frames 1000] [--engine-dir DIR] [--keep]
 
 It checks, printing a pass/fail table at the end (exit 0 when all pass, 1 on a failure, 2 when TensorRT or
-a GPU is missing):
+a GPU is missing). Each check runs on its own: one that raises is recorded as FAIL with the exception text
+(traceback in the log) and the next check runs; checks that need an earlier one say "not run" instead:
   1. a tiny dynamic-batch ONNX model builds at opt level 0 and matches ONNX Runtime (CPU) at batch 1 and 3;
   2. the default model builds in fp32 and fp16 at opt level 0 and matches ONNX Runtime (CPU) fp32 on the
      sample photos (IoU at 0.5 and max |diff|);
@@ -103,6 +104,40 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(ma, mb).sum() / union) if union else 1.0
 
 
+class Checks:
+    """The result table. Each check runs in its own try/except: a failure is recorded and the next check runs."""
+
+    def __init__(self) -> None:
+        self.rows: list[Check] = []
+
+    def run(self, name: str, fn: Callable[[], tuple[bool, str]], *, needs: tuple[str, ...] = ()) -> bool:
+        """Run ``fn`` -> ``(ok, detail)``; FAIL with the exception text when it raises. ``needs``: earlier checks."""
+        missing = [n for n in needs if not self.passed(n)]
+        if missing:
+            self.rows.append(Check(name, False, f"not run: needs {', '.join(missing)}"))
+            return False
+        try:
+            ok, detail = fn()
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed check, then the next one runs
+            logging.getLogger("gpu_smoke").exception("check %r raised", name)
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        self.rows.append(Check(name, ok, detail))
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
+        return ok
+
+    def passed(self, name: str) -> bool:
+        return any(c.name == name and c.ok for c in self.rows)
+
+    def table(self) -> int:
+        width = max((len(c.name) for c in self.rows), default=10)
+        print("\n" + "=" * 100)
+        for c in self.rows:
+            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:{width}}  {c.detail}")
+        failed = sum(not c.ok for c in self.rows)
+        print(f"{len(self.rows) - failed} passed, {failed} failed")
+        return 1 if failed or not self.rows else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=1000)
@@ -117,157 +152,180 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_smoke: cannot run here: {probe.reason}", file=sys.stderr)
         return 2
     print(f"TensorRT {probe.trt_version}, {probe.cuda_api} {probe.cuda_api_version}, driver CUDA {probe.driver}")
-    assert probe.gpu is not None
-    print(probe.gpu.summary)
+    if probe.gpu is not None:
+        print(probe.gpu.summary)
 
+    checks = Checks()
     with tempfile.TemporaryDirectory(prefix="rtseg-smoke-") as tmp:
         engine_dir = args.engine_dir or Path(tmp) / "engines"
-        checks: list[Check] = []
         try:
             smoke(args, Path(tmp), engine_dir, checks)
-        except Exception as exc:  # noqa: BLE001 - reported as a failed check, with the table
-            logging.getLogger("gpu_smoke").exception("smoke run aborted")
-            checks.append(Check("run completed", False, f"{type(exc).__name__}: {exc}"))
-
-    width = max(len(c.name) for c in checks)
-    print("\n" + "=" * 100)
-    for c in checks:
-        print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:{width}}  {c.detail}")
-    failed = sum(not c.ok for c in checks)
-    print(f"{len(checks) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+        except BaseException as exc:  # noqa: BLE001 - e.g. Ctrl-C: still print what ran
+            checks.rows.append(Check("run completed", False, f"{type(exc).__name__}: {exc}"))
+    return checks.table()
 
 
-def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: list[Check]) -> None:
-    from realtime_seg.backends.tensorrt import TensorRTBackend  # noqa: I001 (samples lands with the models branch)
-    from realtime_seg.io.samples import load_sample
-    from realtime_seg.models.registry import resolve_model
-    from realtime_seg.segmenter import Segmenter
+def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: Checks) -> None:
+    from realtime_seg.backends.tensorrt import TensorRTBackend
 
     def backend(path: Path, shape: tuple[int, ...], precision: str = "auto", **kw: Any) -> TensorRTBackend:
         return TensorRTBackend(path, shape, engine_dir=engine_dir, opt_level=0, precision=precision, **kw)
 
-    # 1. tiny dynamic-batch model, two shapes
-    tiny = tiny_dynamic_model(tmp / "tiny.onnx")
-    x3 = np.random.default_rng(0).random((3, 3, 48, 64), dtype=np.float32)
+    # 1. tiny dynamic-batch model, two shapes, in a worker thread
+    def tiny() -> tuple[bool, str]:
+        path = tiny_dynamic_model(tmp / "tiny.onnx")
+        x3 = np.random.default_rng(0).random((3, 3, 48, 64), dtype=np.float32)
 
-    def tiny_run() -> tuple[np.ndarray, np.ndarray]:
-        with backend(tiny, (1, 3, 48, 64), max_batch=4) as be:
-            return be.infer(x3[:1]).copy(), be.infer(x3).copy()
+        def work() -> tuple[np.ndarray, np.ndarray]:
+            with backend(path, (1, 3, 48, 64), max_batch=4) as be:
+                return be.infer(x3[:1]).copy(), be.infer(x3).copy()
 
-    y1, y3 = run_in_worker(tiny_run)
-    ref = ort_run(tiny, x3)
-    d1, d3 = float(np.abs(y1 - ref[:1]).max()), float(np.abs(y3 - ref).max())
-    checks.append(Check("tiny model, batch 1 and 3 vs ORT", max(d1, d3) < 1e-3, f"max |diff| {d1:.2e}, {d3:.2e}"))
+        y1, y3 = run_in_worker(work)
+        ref = ort_run(path, x3)
+        d1, d3 = float(np.abs(y1 - ref[:1]).max()), float(np.abs(y3 - ref).max())
+        return max(d1, d3) < 1e-3, f"max |diff| {d1:.2e} (batch 1), {d3:.2e} (batch 3)"
 
-    # 2. default model fp32 / fp16 vs ONNX Runtime CPU fp32, on the sample photos
-    spec32 = resolve_model(args.model, precision="fp32")
-    assert spec32.onnx_path is not None
-    seg = Segmenter(spec32, backend(spec32.onnx_path, spec32.input_shape))  # preprocessing only; never opened
-    tensors = [seg.preprocess(load_sample(name)) for name in ("astronaut", "camera")]
-    refs = [ort_run(spec32.onnx_path, t) for t in tensors]
+    checks.run("tiny model, batch 1 and 3 vs ORT (worker thread)", tiny)
+
+    # 2. the default model's inputs and ONNX Runtime references
+    data: dict[str, Any] = {}
+
+    def prepare() -> tuple[bool, str]:
+        from realtime_seg.io.samples import load_sample
+        from realtime_seg.models.registry import resolve_model
+        from realtime_seg.segmenter import Segmenter
+
+        spec32 = resolve_model(args.model, precision="fp32")
+        assert spec32.onnx_path is not None
+        seg = Segmenter(spec32, backend(spec32.onnx_path, spec32.input_shape))  # preprocessing only; never opened
+        data["tensors"] = [seg.preprocess(load_sample(name)) for name in ("astronaut", "camera")]
+        data["refs"] = [ort_run(spec32.onnx_path, t) for t in data["tensors"]]
+        for precision in ("fp32", "fp16"):
+            spec = resolve_model(args.model, precision=precision)
+            assert spec.onnx_path is not None
+            data[precision] = (spec.onnx_path, spec.input_shape)
+        return True, f"{spec32.name}: input {list(spec32.input_shape)}, 2 sample photos, ORT CPU references"
+
+    prepared = "default model and samples ready"
+    checks.run(prepared, prepare)
+
     limits = {"fp32": (5e-3, 0.995), "fp16": (0.1, 0.98)}  # fp32 may use TF32 on Ampere and newer
-    timed_backend: dict[str, Any] = {}
     for precision in ("fp32", "fp16"):
-        spec = resolve_model(args.model, precision=precision)
-        assert spec.onnx_path is not None
-        path, shape = spec.onnx_path, spec.input_shape
+        built = f"{precision} engine builds and runs (worker thread)"
 
-        def first_open(
-            path: Path = path, shape: tuple[int, ...] = shape, precision: str = precision
-        ) -> tuple[list[np.ndarray], bool, str]:
-            with backend(path, shape, precision, cuda_graph=False) as be:
-                outs = [be.infer(t).copy() for t in tensors]
-                assert be.engine is not None
-                return outs, be.engine.built, be.description
+        def first_open(precision: str = precision) -> tuple[bool, str]:
+            path, shape = data[precision]
 
-        t0 = time.perf_counter()
-        outs, built, desc = run_in_worker(first_open)
-        build_s = time.perf_counter() - t0
-        max_diff = max(float(np.abs(o - r).max()) for o, r in zip(outs, refs, strict=True))
-        min_iou = min(iou(o, r) for o, r in zip(outs, refs, strict=True))
-        lim_diff, lim_iou = limits[precision]
-        checks.append(
-            Check(
-                f"{precision} engine vs ORT CPU fp32 (2 photos)",
-                built and max_diff <= lim_diff and min_iou >= lim_iou,
-                f"IoU@0.5 min {min_iou:.4f} (>= {lim_iou}), max |diff| {max_diff:.2e} (<= {lim_diff}); "
-                f"built in {build_s:.1f} s; {desc}",
+            def work() -> tuple[list[np.ndarray], bool, str]:
+                with backend(path, shape, precision, cuda_graph=False) as be:
+                    outs = [be.infer(t).copy() for t in data["tensors"]]
+                    assert be.engine is not None
+                    return outs, be.engine.built, be.description
+
+            t0 = time.perf_counter()
+            outs, was_built, desc = run_in_worker(work)
+            data[f"{precision} outs"] = outs
+            how = f"built in {time.perf_counter() - t0:.1f} s" if was_built else "NOT built (stale --engine-dir?)"
+            return was_built, f"{how}; {desc}"
+
+        checks.run(built, first_open, needs=(prepared,))
+
+        def accuracy(precision: str = precision) -> tuple[bool, str]:
+            outs, refs = data[f"{precision} outs"], data["refs"]
+            max_diff = max(float(np.abs(o - r).max()) for o, r in zip(outs, refs, strict=True))
+            min_iou = min(iou(o, r) for o, r in zip(outs, refs, strict=True))
+            lim_diff, lim_iou = limits[precision]
+            return (
+                max_diff <= lim_diff and min_iou >= lim_iou,
+                f"IoU@0.5 min {min_iou:.4f} (>= {lim_iou}), max |diff| {max_diff:.2e} (<= {lim_diff})",
             )
-        )
 
-        # 3 + 5. cache round-trip without a rebuild; graph result equals plain enqueue
-        def second_open(
-            path: Path = path, shape: tuple[int, ...] = shape, precision: str = precision
-        ) -> tuple[bool, np.ndarray, np.ndarray, bool]:
-            with backend(path, shape, precision, cuda_graph=False) as plain:
-                p = plain.infer(tensors[0]).copy()
-            with backend(path, shape, precision, cuda_graph=True) as graphed:
-                graphed.infer(tensors[0])  # plain run + capture
-                g = graphed.infer(tensors[0]).copy()  # graph launch
-                assert graphed.engine is not None
-                return graphed.engine.built, p, g, graphed.graph_captured
+        checks.run(f"{precision} engine vs ORT CPU fp32 (2 photos)", accuracy, needs=(built,))
 
-        rebuilt, plain_out, graph_out, captured = run_in_worker(second_open)
-        checks.append(
-            Check(f"{precision} cache round-trip", not rebuilt, "reused, no second build" if not rebuilt else "REBUILT")
-        )
-        checks.append(
-            Check(
-                f"{precision} CUDA graph == plain enqueue",
-                captured and np.array_equal(plain_out, graph_out),
-                f"graph captured: {captured}; max |diff| {float(np.abs(plain_out - graph_out).max()):.1e}",
-            )
-        )
-        timed_backend[precision] = (path, shape)
+        # 3. a second open finds the engine in the cache
+        def cache_round_trip(precision: str = precision) -> tuple[bool, str]:
+            path, shape = data[precision]
+
+            def work() -> tuple[bool, np.ndarray]:
+                with backend(path, shape, precision, cuda_graph=False) as plain:
+                    out = plain.infer(data["tensors"][0]).copy()
+                    assert plain.engine is not None
+                    data[f"{precision} plain"] = out
+                    return plain.engine.built, out
+
+            rebuilt, _ = run_in_worker(work)
+            return not rebuilt, "reused, no second build" if not rebuilt else "REBUILT"
+
+        checks.run(f"{precision} cache round-trip", cache_round_trip, needs=(built,))
+
+        # 5. a captured CUDA graph gives the plain-enqueue result
+        def graph_equals_plain(precision: str = precision) -> tuple[bool, str]:
+            path, shape = data[precision]
+
+            def work() -> tuple[np.ndarray, np.ndarray, bool]:
+                with backend(path, shape, precision, cuda_graph=False) as plain:
+                    p = plain.infer(data["tensors"][0]).copy()
+                with backend(path, shape, precision, cuda_graph=True) as graphed:
+                    graphed.infer(data["tensors"][0])  # plain run + capture
+                    g = graphed.infer(data["tensors"][0]).copy()  # graph launch
+                    return p, g, graphed.graph_captured
+
+            p, g, captured = run_in_worker(work)
+            diff = float(np.abs(p - g).max())
+            hint = "" if captured else " (capture needs cuda-python: pip install cuda-python; see the log)"
+            return captured and np.array_equal(p, g), f"graph captured: {captured}{hint}; max |diff| {diff:.1e}"
+
+        checks.run(f"{precision} CUDA graph == plain enqueue", graph_equals_plain, needs=(built,))
 
     # 4 + 6. timing in the worker thread
-    for precision, (path, shape) in timed_backend.items():
+    for precision in ("fp32", "fp16"):
         for graphs in (False, True):
+            name = f"{precision} timing, CUDA graphs {'requested' if graphs else 'off'} (worker thread)"
 
-            def timed(
-                path: Path = path, shape: tuple[int, ...] = shape, graphs: bool = graphs, precision: str = precision
-            ) -> dict[str, list[float]]:
-                rec: dict[str, list[float]] = {"h2d": [], "compute": [], "d2h": [], "host": [], "wall": []}
-                with backend(path, shape, precision, cuda_graph=graphs, gpu_timing=True) as be:
-                    for _ in range(50):  # warm-up
-                        be.infer(tensors[0])
-                    t_start = time.perf_counter()
-                    for _ in range(args.frames):
-                        t0 = time.perf_counter()
-                        be.infer(tensors[0])
-                        rec["wall"].append((time.perf_counter() - t0) * 1e3)
-                        g = be.last_gpu_timings_ms
-                        for k in ("h2d", "compute", "d2h"):
-                            rec[k].append(g[k])
-                        rec["host"].append(g["h2d"] + g["compute"] + g["d2h"])
-                    rec["throughput"] = [args.frames / (time.perf_counter() - t_start)]
-                    rec["graph"] = [float(be.graph_captured)]
-                return rec
+            def timed(precision: str = precision, graphs: bool = graphs) -> tuple[bool, str]:
+                path, shape = data[precision]
+                x = data["tensors"][0]
 
-            rec = run_in_worker(timed)
-            used = "on" if rec["graph"][0] else ("requested, capture unavailable" if graphs else "off")
-            print(
-                f"\n{precision}, CUDA graphs {used}, {args.frames} frames, batch 1, "
-                f"transfers included in host latency, compute excludes them:"
-            )
-            for k, label in (
-                ("h2d", "H2D"),
-                ("compute", "GPU compute"),
-                ("d2h", "D2H"),
-                ("host", "host latency"),
-                ("wall", "end-to-end"),
-            ):
-                print(f"  {label:13} {stats(rec[k])}")
-            print(f"  throughput    {rec['throughput'][0]:.1f} frames/s")
-            checks.append(
-                Check(
-                    f"{precision} timing, graphs {used} (worker thread)",
+                def work() -> dict[str, list[float]]:
+                    rec: dict[str, list[float]] = {"h2d": [], "compute": [], "d2h": [], "host": [], "wall": []}
+                    with backend(path, shape, precision, cuda_graph=graphs, gpu_timing=True) as be:
+                        for _ in range(50):  # warm-up
+                            be.infer(x)
+                        t_start = time.perf_counter()
+                        for _ in range(args.frames):
+                            t0 = time.perf_counter()
+                            be.infer(x)
+                            rec["wall"].append((time.perf_counter() - t0) * 1e3)
+                            g = be.last_gpu_timings_ms
+                            for k in ("h2d", "compute", "d2h"):
+                                rec[k].append(g[k])
+                            rec["host"].append(g["h2d"] + g["compute"] + g["d2h"])
+                        rec["throughput"] = [args.frames / (time.perf_counter() - t_start)]
+                        rec["graph"] = [float(be.graph_captured)]
+                    return rec
+
+                rec = run_in_worker(work)
+                used = "on" if rec["graph"][0] else ("requested, capture unavailable" if graphs else "off")
+                print(
+                    f"\n{precision}, CUDA graphs {used}, {args.frames} frames, batch 1, "
+                    f"transfers included in host latency, compute excludes them:"
+                )
+                for k, label in (
+                    ("h2d", "H2D"),
+                    ("compute", "GPU compute"),
+                    ("d2h", "D2H"),
+                    ("host", "host latency"),
+                    ("wall", "end-to-end"),
+                ):
+                    print(f"  {label:13} {stats(rec[k])}")
+                print(f"  throughput    {rec['throughput'][0]:.1f} frames/s")
+                return (
                     True,
-                    f"GPU compute median {np.median(rec['compute']):.3f} ms, end-to-end median "
+                    f"graphs {used}; GPU compute median {np.median(rec['compute']):.3f} ms, end-to-end median "
                     f"{np.median(rec['wall']):.3f} ms, {rec['throughput'][0]:.0f} fps",
                 )
-            )
+
+            checks.run(name, timed, needs=(f"{precision} engine builds and runs (worker thread)",))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
 from realtime_seg.errors import BackendError
 
 logger = logging.getLogger(__name__)
+
+_B = TypeVar("_B", bound="Backend")  # open() / with: the subclass, so its own properties type-check
 
 
 class Backend(ABC):
@@ -36,7 +38,7 @@ class Backend(ABC):
     def is_open(self) -> bool:
         return self._is_open
 
-    def open(self) -> Backend:
+    def open(self: _B) -> _B:
         if self._is_open:
             raise BackendError(f"{self.name} backend is already open")
         self._open()
@@ -63,7 +65,7 @@ class Backend(ABC):
             finally:
                 self._is_open = False
 
-    def __enter__(self) -> Backend:
+    def __enter__(self: _B) -> _B:
         return self.open()
 
     def __exit__(
