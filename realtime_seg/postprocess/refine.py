@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime_seg.postprocess.guided import fast_guided_filter, low_size
+from realtime_seg.postprocess.guided import FastGuidedFilter
 from realtime_seg.postprocess.temporal import TemporalSmoother
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.segmenter import SegResult
@@ -84,6 +84,9 @@ class Refiner:
         self._smoother = (
             TemporalSmoother(c.smoothing, motion=c.motion, scene_cut=c.scene_cut) if c.smoothing > 0 else None
         )
+        # working arrays kept between frames (a Refiner serves one stream, from one thread)
+        self._guided = FastGuidedFilter(radius=c.guided_radius, eps=c.guided_eps, subsample=c.guided_subsample)
+        self._grey = np.empty((0, 0), np.uint8)
 
     def reset(self) -> None:
         """Forget the stream's history (call on a new source or a seek)."""
@@ -93,6 +96,15 @@ class Refiner:
     @property
     def last_was_scene_cut(self) -> bool:
         return self._smoother is not None and self._smoother.last_was_cut
+
+    def _grey_of(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """The frame's grey image (a working array, overwritten by the next frame)."""
+        if frame_bgr.ndim == 2:
+            return frame_bgr
+        h, w = frame_bgr.shape[:2]
+        if self._grey.shape != (h, w):
+            self._grey = np.empty((h, w), np.uint8)
+        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY, dst=self._grey)
 
     def refine(self, frame_bgr: np.ndarray, seg: SegResult) -> MaskFrame:
         c = self.config
@@ -104,8 +116,8 @@ class Refiner:
             small = seg.alpha((pw, ph))  # at model resolution
             grey = guide_low = None
             if self._smoother is not None or c.edge_refine:
-                grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY) if frame_bgr.ndim == 3 else frame_bgr
-                guide_low = cv2.resize(grey, low_size((w, h), c.guided_subsample), interpolation=cv2.INTER_AREA)
+                grey = self._grey_of(frame_bgr)
+                guide_low = self._guided.low_guide(grey)
             if self._smoother is not None and guide_low is not None:
                 thumb = cv2.resize(guide_low, (pw, ph), interpolation=cv2.INTER_AREA)
                 small = self._smoother.update(small, thumb)
@@ -116,14 +128,7 @@ class Refiner:
                 small += np.float32(0.5 - 0.5 * c.edge_gain)
                 np.clip(small, 0.0, 1.0, out=small)
             if c.edge_refine and grey is not None:
-                alpha = fast_guided_filter(
-                    grey,
-                    small,
-                    radius=c.guided_radius,
-                    eps=c.guided_eps,
-                    subsample=c.guided_subsample,
-                    guide_low=guide_low,
-                )
+                alpha = self._guided.filter(grey, small, guide_low=guide_low)
             else:
                 alpha = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
                 np.clip(alpha, 0.0, 1.0, out=alpha)

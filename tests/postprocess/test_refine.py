@@ -74,3 +74,21 @@ def test_multi_class_labels_pass_through_while_the_alpha_is_refined() -> None:
 def test_invalid_config_says_what_was_expected(kwargs: dict[str, float], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         RefineConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_one_refiner_follows_frame_size_changes_and_never_reuses_a_returned_alpha() -> None:
+    """The Refiner keeps working arrays between frames; a new size (a new source, a rotated camera)
+    must reallocate them, and a MaskFrame handed out earlier must stay as it was."""
+    stream = Refiner()
+    unsmoothed = Refiner(RefineConfig(smoothing=0.0))  # no history: each frame must match a new Refiner's
+    masks = []
+    for i, (w, h) in enumerate([(1280, 720), (854, 480), (854, 480), (1280, 720)]):
+        frame, alpha = person_scene(w, h)
+        seg = seg_result(model_output(alpha), frame, i)
+        mask = stream.refine(frame, seg)
+        assert mask.alpha.shape == (h, w) and mask.alpha.min() >= 0.0 and mask.alpha.max() <= 1.0
+        single = unsmoothed.refine(frame, seg)
+        np.testing.assert_array_equal(single.alpha, Refiner(RefineConfig(smoothing=0.0)).refine(frame, seg).alpha)
+        masks += [(mask.alpha, mask.alpha.copy()), (single.alpha, single.alpha.copy())]
+    for alpha, snapshot in masks:
+        np.testing.assert_array_equal(alpha, snapshot)
