@@ -19,6 +19,7 @@ from realtime_seg.cli import main
 from realtime_seg.io.synth import write_clip
 from realtime_seg.io.video import partial_path
 from tests.clips import make_clip, probe, truncate
+from tests.signals import sigint_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,7 @@ def _names(folder: Path) -> list[str]:
 
 def test_blur_with_audio_masks_alpha_outlines(model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = make_clip(tmp_path / "in.mp4", (96, 64), 16, audio="aac")
+    clip_sha, clip_mtime = _sha(clip), clip.stat().st_mtime_ns
     out, alpha, masks, lines = tmp_path / "out.mp4", tmp_path / "alpha.mp4", tmp_path / "masks", tmp_path / "o.jsonl"
     rc = main(
         ["process", str(clip), "-o", str(out), "--effect", "blur", "--model", model, "--backend", "onnxruntime"]
@@ -67,6 +69,7 @@ def test_blur_with_audio_masks_alpha_outlines(model: str, tmp_path: Path, capsys
     assert [r["frame"] for r in recs] == list(range(16))
     assert all(len(r["regions"]) >= 1 for r in recs)
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name or p.name.endswith(".part")]
+    assert _sha(clip) == clip_sha and clip.stat().st_mtime_ns == clip_mtime  # the input is never modified
 
 
 def test_blur_changes_background_not_the_square(model: str, tmp_path: Path) -> None:
@@ -204,7 +207,8 @@ def test_ctrl_c_stops_cleanly(model: str, tmp_path: Path, keep: bool) -> None:
     cmd += ["--model", model, "--backend", "onnxruntime", "--effect", "blur", "--masks-out", str(tmp_path / "m")]
     cmd += ["--keep-partial"] if keep else []
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with sigint_as_in_a_terminal():  # the child gets SIGINT's default disposition, as from a terminal
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "m" / "000005.png").exists():  # wait until frames are flowing

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -34,12 +35,23 @@ def test_segment_writes_mask_and_preview(tmp_path: Path, photo: Path, capsys: py
     assert sorted(p.name for p in out.iterdir()) == ["photo_mask.png", "photo_preview.png"]  # no temp files left
 
 
+def _broken_png(path: Path, damage: Callable[[bytes], bytes]) -> Path:
+    """A real PNG of noise (so its data is long), damaged: cut short, or bytes inside its pixel data zeroed."""
+    ok, buf = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (90, 120, 3), np.uint8))
+    assert ok
+    path.write_bytes(damage(buf.tobytes()))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "message", "code"),
     [
         (lambda d: d / "missing.png", "image not found: ", 2),
         (lambda d: (d / "notes.png").write_text("hello") and d / "notes.png", "not an image", 2),
+        (lambda d: _broken_png(d / "cut.png", lambda b: b[: len(b) // 2]), "not an image", 2),
+        (lambda d: _broken_png(d / "crc.png", lambda b: b[:200] + bytes(60) + b[260:]), "not an image", 2),
     ],
+    ids=["missing", "text", "truncated-png", "corrupt-png"],
 )
 def test_bad_images_give_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, message: str, code: int
@@ -79,3 +91,13 @@ def test_info_reports_backends(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "onnxruntime" in text and "CPUExecutionProvider" in text
     assert "backend auto" in text and "onnxruntime" in text
+
+
+def test_one_bad_image_among_good_ones_writes_nothing(
+    tmp_path: Path, photo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = write_user_model(tmp_path, "brightness")
+    bad = _broken_png(tmp_path / "cut.png", lambda b: b[: len(b) // 2])
+    rc = main(["segment", str(photo), str(bad), "--out-dir", str(tmp_path / "out"), "--model", str(model)])
+    assert rc == 2 and f"not an image (or an unsupported format): {bad}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # every input is read before the first output

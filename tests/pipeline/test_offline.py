@@ -17,6 +17,7 @@ from realtime_seg.pipeline.processor import FrameProcessor, Processed
 from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.segmenter import Segmenter, open_segmenter
 from tests.clips import make_clip, probe
+from tests.signals import sigint_as_in_a_terminal
 from tests.tiny_models import write_user_model
 
 pytestmark = pytest.mark.timeout(60)
@@ -236,7 +237,7 @@ def test_ctrl_c_in_the_caller_never_overlaps_a_running_write(segmenter: Segmente
         sink = GuardedSink()
         p = OfflinePipeline(_frames(400, (32, 24)), _processor(segmenter), [sink])
         threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real signal, as Ctrl-C
-        with pytest.raises(KeyboardInterrupt):
+        with sigint_as_in_a_terminal(), pytest.raises(KeyboardInterrupt):
             p.run()
         assert sink.aborted and sink.violations == 0
         assert not _our_threads()

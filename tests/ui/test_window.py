@@ -190,3 +190,16 @@ def test_outlines_show_the_region_count_in_the_hud(qtbot: Any, make_window: Make
     qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.regions is not None, timeout=5000)
     shown(qtbot, w)
     assert any(line.startswith("regions") for line in w.view.hud_lines)
+
+
+def test_closing_while_recording_finishes_the_file(qtbot: Any, make_window: MakeWindow) -> None:
+    w = make_window()
+    shown(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_R)
+    assert w.recorder is not None
+    shown(qtbot, w, 5)
+    w.close()  # the fixture then checks that every thread has stopped
+    (path,) = w.output_dir().glob("*.mp4")
+    with av.open(str(path)) as c:
+        assert len(list(c.decode(video=0))) >= 5
+    assert not list(path.parent.glob(".*"))  # no temporary file left beside it
