@@ -44,6 +44,7 @@ def test_a_file_that_is_not_a_model(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.no_tensorrt
 def test_auto_selection_reports_its_reason() -> None:
     choice = choose_backend("auto")
     # No TensorRT on CPU CI machines: auto must say why it falls back.

@@ -35,6 +35,7 @@ def _cli(*args: str, pythonpath: Path | None = None) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.no_tensorrt
 def test_auto_falls_back_to_onnxruntime_with_the_reason(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO")
     choice = choose_backend("auto")
@@ -43,6 +44,7 @@ def test_auto_falls_back_to_onnxruntime_with_the_reason(caplog: pytest.LogCaptur
     assert "backend choice: onnxruntime" in caplog.text
 
 
+@pytest.mark.no_tensorrt
 def test_explicit_tensorrt_without_it_raises_with_the_hint() -> None:
     with pytest.raises(BackendUnavailable, match="TensorRT is not installed: pip install 'realtime-seg\\[tensorrt\\]'"):
         choose_backend("tensorrt")
@@ -75,6 +77,7 @@ def test_probe_reasons_for_old_tensorrt_and_missing_bindings(monkeypatch: pytest
     assert "pip install cuda-python" in why
 
 
+@pytest.mark.no_tensorrt
 def test_info_without_tensorrt_runs_the_real_cli() -> None:
     proc = _cli("info")
     assert proc.returncode == 0, proc.stderr
@@ -105,6 +108,7 @@ def test_info_when_tensorrt_is_installed_but_broken(tmp_path: Path) -> None:
     assert "TensorRT is installed but not usable" in proc.stderr  # auto's warning
 
 
+@pytest.mark.no_tensorrt
 def test_build_engine_without_tensorrt_is_one_clear_line() -> None:
     proc = _cli("build-engine", "--model", "selfie", "--precision", "fp16")
     assert proc.returncode == 1

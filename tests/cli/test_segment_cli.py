@@ -86,6 +86,7 @@ def test_console_entry_point_runs_without_traceback(tmp_path: Path) -> None:
     assert "image not found" in proc.stderr
 
 
+@pytest.mark.no_tensorrt
 def test_info_reports_backends(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info"]) == 0
     text = capsys.readouterr().out

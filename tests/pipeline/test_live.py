@@ -124,6 +124,7 @@ def test_unknown_effect_is_reported_and_the_old_one_kept(run: Run) -> None:
     assert run.results[-1].effect == "mask"
 
 
+@pytest.mark.no_tensorrt
 def test_unavailable_backend_falls_back_to_onnxruntime_cpu(tiny_model: str) -> None:
     """TensorRT is absent on this machine (no GPU), so asking for it must fall back."""
     with Run(LiveSettings(model=tiny_model, backend="tensorrt", effect="mask")) as r:

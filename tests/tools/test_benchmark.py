@@ -64,6 +64,7 @@ def test_bad_options_give_clear_errors(args: list[str], message: str) -> None:
 
 
 @pytest.mark.network
+@pytest.mark.no_tensorrt
 def test_unavailable_tensorrt_is_reported_as_skipped(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     proc = _run("--backend", "all", "--mode", "infer", "--resolution", "64x48", "--frames", "3", "--warmup", "0",

@@ -137,6 +137,7 @@ def test_no_camera_at_start_offers_to_open_a_file(qtbot: Any, make_window: MakeW
     assert img is not None and img.width() == 96
 
 
+@pytest.mark.no_tensorrt
 def test_a_backend_that_fails_falls_back_and_says_why(qtbot: Any, make_window: MakeWindow) -> None:
     """TensorRT is absent here (no GPU): asking for it must show the message and run on the CPU."""
     w = make_window(backend="tensorrt")
