@@ -45,3 +45,23 @@ class Compositor:
         cv2.multiply(bg, a3, dst=self._tmp, scale=1.0 / 255.0)
         cv2.add(out, self._tmp, dst=out)
         return out
+
+    def replace(self, frame: np.ndarray, old_bg: np.ndarray, new_bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Composite ``frame`` over ``new_bg`` after removing ``old_bg``'s colour from the soft edge.
+
+        A soft-edge pixel is ``I = a*F + (1-a)*B_old``. Blending ``I`` itself over a new background keeps
+        ``(1-a)*B_old`` in it: a fringe of the old wall around the person. Solving for the person's share,
+        ``a*F = clip(I - (1-a)*B_old, 0, 255*a)``, and adding ``(1-a)*B_new`` removes it. Where alpha is 1
+        the result is exactly ``frame``; where it is 0, exactly ``new_bg``. All in saturating uint8 ops.
+        """
+        self._buffers(frame.shape)
+        a8 = alpha if alpha.dtype == np.uint8 else self.alpha_u8(alpha)
+        a3 = self._a3
+        cv2.cvtColor(a8, cv2.COLOR_GRAY2BGR, dst=a3)  # 255*a
+        inv = cv2.bitwise_not(a3)  # 255*(1-a)
+        cv2.multiply(old_bg, inv, dst=self._tmp, scale=1.0 / 255.0)  # (1-a)*B_old
+        person = cv2.subtract(frame, self._tmp)  # saturates at 0
+        cv2.min(person, a3, dst=person)  # at most 255*a
+        cv2.multiply(new_bg, inv, dst=self._tmp, scale=1.0 / 255.0)
+        cv2.add(person, self._tmp, dst=person)
+        return person

@@ -87,3 +87,29 @@ class BlurEffect(Effect):
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background(frame, mask.alpha)
         return self._compositor.blend(frame, bg, mask.alpha)
+
+
+def pure_background(frame: np.ndarray, alpha: np.ndarray, sigma_720: float = 16.0) -> np.ndarray:
+    """The colour of the original background near each pixel, from pixels that are clearly background.
+
+    A normalized convolution with weight ``(1 - alpha)**4`` (mixed edge pixels count little), at low
+    resolution, Gaussian sigma ``sigma_720`` pixels at 720p (wider than a soft mask edge). Used to remove
+    the old background's colour from the edge when the background is replaced.
+    """
+    h, w = frame.shape[:2]
+    sigma = sigma_720 * h / 720.0
+    levels = 0
+    while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:
+        levels += 1
+    s = sigma / 2**levels
+    small = _halve(frame, levels).astype(np.float32)
+    wgt = np.float32(1.0) - _halve(alpha, levels)
+    cv2.multiply(wgt, wgt, dst=wgt)
+    cv2.multiply(wgt, wgt, dst=wgt)
+    num = cv2.scaleAdd(small, _FALLBACK, cv2.multiply(small, cv2.cvtColor(wgt, cv2.COLOR_GRAY2BGR)))
+    den = cv2.GaussianBlur(wgt + np.float32(_FALLBACK), (0, 0), s)
+    num = cv2.GaussianBlur(num, (0, 0), s)
+    bg_small = cv2.convertScaleAbs(cv2.divide(num, cv2.cvtColor(den, cv2.COLOR_GRAY2BGR)))
+    if levels == 0:
+        return bg_small
+    return cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)

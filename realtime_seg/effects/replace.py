@@ -13,6 +13,7 @@ import numpy as np
 
 from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
+from realtime_seg.effects.blur import pure_background
 from realtime_seg.errors import InputError
 from realtime_seg.io.images import read_image
 from realtime_seg.postprocess.types import MaskFrame
@@ -154,7 +155,11 @@ class _LoopingVideo:
 class ReplaceEffect(Effect):
     """Replace the background by ``image=path``, ``video=path`` (looped), or ``color=`` (BGR tuple,
     ``"#rrggbb"`` or a name). With none of them: a calm dark colour. Files are checked here, so a
-    missing or unreadable one fails before processing starts."""
+    missing or unreadable one fails before processing starts.
+
+    ``decontaminate`` (default on) removes the old background's colour from the soft edge of the mask
+    (estimated like the blur effect's mask-aware background), so no fringe of the old wall shows around
+    the person; off, the frame is blended as it is."""
 
     name = "replace"
 
@@ -164,11 +169,13 @@ class ReplaceEffect(Effect):
         image: str | Path | None = None,
         video: str | Path | None = None,
         color: str | tuple[int, int, int] | None = None,
+        decontaminate: bool = True,
     ) -> None:
         given = [k for k, v in (("image", image), ("video", video), ("color", color)) if v is not None]
         if len(given) > 1:
             raise InputError(f"give one background (image, video or color), got {', '.join(given)}")
         self._compositor = Compositor()
+        self.decontaminate = decontaminate
         self._image: np.ndarray | None = None
         self._video: _LoopingVideo | None = None
         self._color: tuple[int, int, int] | None = None
@@ -201,7 +208,9 @@ class ReplaceEffect(Effect):
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background((frame.shape[1], frame.shape[0]))
-        return self._compositor.blend(frame, bg, mask.alpha)
+        if not self.decontaminate:
+            return self._compositor.blend(frame, bg, mask.alpha)
+        return self._compositor.replace(frame, pure_background(frame, mask.alpha), bg, mask.alpha)
 
     def close(self) -> None:
         """Release the background video's decoder (nothing to do for colours and images)."""

@@ -105,3 +105,29 @@ def test_background_options_and_colours(tmp_path: Path) -> None:
         background_options("nowhere.png")
     with pytest.raises(InputError, match="not a colour"):
         parse_color("#12345g")
+
+
+def test_no_fringe_of_the_old_wall_on_a_soft_edge() -> None:
+    """A red person on a white wall with a soft edge: I = a*F + (1-a)*W. Replacing the wall by black
+    must leave ~a*F at the edge, not a pale rim of the white wall (what a plain blend of I keeps)."""
+    h, w = 120, 160
+    alpha = np.zeros((h, w), np.float32)
+    ramp = np.linspace(1.0, 0.0, 6, dtype=np.float32)  # a 6-pixel soft edge (36 pixels at 720p)
+    alpha[:, :60] = 1.0
+    alpha[:, 60:66] = ramp
+    person = np.array([30, 30, 200], np.float32)  # BGR red
+    wall = np.array([255, 255, 255], np.float32)
+    frame = (alpha[..., None] * person + (1 - alpha[..., None]) * wall).round().astype(np.uint8)
+    mask = MaskFrame(index=0, alpha=alpha)
+    ideal = alpha[..., None] * person  # the person's share over a black background
+    band = (alpha > 0.05) & (alpha < 0.95)
+
+    def edge_error(out: np.ndarray) -> float:
+        return float(np.abs(out.astype(np.float32) - ideal)[band].mean())
+
+    clean = ReplaceEffect(color="black").apply(frame, mask)
+    plain = ReplaceEffect(color="black", decontaminate=False).apply(frame, mask)
+    assert edge_error(plain) > 25  # the plain blend keeps a*(1-a)*(W-F) of the white wall in the rim (~31)
+    assert edge_error(clean) < 8
+    assert np.array_equal(clean[:, :60], frame[:, :60])  # alpha 1: the frame exactly
+    assert np.all(clean[:, 66:] == 0)  # alpha 0: the new background exactly
