@@ -7,6 +7,7 @@ the first frame; outputs are written under temporary names and renamed only when
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -142,34 +143,22 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
 
         sinks: list[FrameSink] = []
         try:
-            common = dict(
+            writer = functools.partial(
+                VideoWriter,
                 fps=info.fps,
                 time_base=info.time_base,
                 size_wh=info.size_wh,
                 rotation=info.rotation,
                 threads=1 if one else 0,
+                codec=args.codec,
+                crf=args.crf,
+                preset=args.preset,
+                keep_partial=args.keep_partial,
             )
             if args.output is not None:
-                w = VideoWriter(
-                    args.output,
-                    codec=args.codec,
-                    crf=args.crf,
-                    preset=args.preset,
-                    audio_from=args.input if info.has_audio else None,
-                    keep_partial=args.keep_partial,
-                    **common,  # type: ignore[arg-type]
-                )
-                sinks.append(VideoSink(w))
+                sinks.append(VideoSink(writer(args.output, audio_from=args.input if info.has_audio else None)))
             if args.alpha_out is not None:
-                aw = VideoWriter(
-                    args.alpha_out,
-                    codec=args.codec,
-                    crf=args.crf,
-                    preset=args.preset,
-                    keep_partial=args.keep_partial,
-                    **common,  # type: ignore[arg-type]
-                )
-                sinks.append(AlphaVideoSink(aw))
+                sinks.append(AlphaVideoSink(writer(args.alpha_out)))
             if args.masks_out is not None:
                 try:
                     args.masks_out.mkdir(exist_ok=True)

@@ -18,34 +18,33 @@ _MEDIAPIPE_LICENSE = (
     "imported from the mediapipe==0.10.21 wheel on PyPI and converted to ONNX by realtime-seg."
 )
 
+
+def _mediapipe_selfie(name: str, size_wh: tuple[int, int], description: str) -> ModelSpec:
+    """The two MediaPipe selfie models share everything but their input size (see shared MODEL.md)."""
+    return ModelSpec(
+        name=name,
+        input_size_wh=size_wh,
+        layout="NCHW",
+        color_order="RGB",
+        value_range=(0.0, 1.0),
+        resample="mediapipe",
+        output_kind="probability",
+        class_names=("background", "person"),
+        class_colors_rgb=((0, 0, 0), (64, 160, 255)),
+        license=_MEDIAPIPE_LICENSE,
+        builtin=True,
+        description=description,
+    )
+
+
 BUILTIN_SPECS: dict[str, ModelSpec] = {
-    "selfie": ModelSpec(
-        name="selfie",
-        input_size_wh=(256, 256),
-        layout="NCHW",
-        color_order="RGB",
-        value_range=(0.0, 1.0),
-        resample="mediapipe",
-        output_kind="probability",
-        class_names=("background", "person"),
-        class_colors_rgb=((0, 0, 0), (64, 160, 255)),
-        license=_MEDIAPIPE_LICENSE,
-        builtin=True,
-        description="MediaPipe Selfie Segmentation, general model (256x256). The default.",
+    "selfie": _mediapipe_selfie(
+        "selfie", (256, 256), "MediaPipe Selfie Segmentation, general model (256x256). The default."
     ),
-    "selfie-landscape": ModelSpec(
-        name="selfie-landscape",
-        input_size_wh=(256, 144),
-        layout="NCHW",
-        color_order="RGB",
-        value_range=(0.0, 1.0),
-        resample="mediapipe",
-        output_kind="probability",
-        class_names=("background", "person"),
-        class_colors_rgb=((0, 0, 0), (64, 160, 255)),
-        license=_MEDIAPIPE_LICENSE,
-        builtin=True,
-        description="MediaPipe Selfie Segmentation, landscape model (256x144): faster, for 16:9 video.",
+    "selfie-landscape": _mediapipe_selfie(
+        "selfie-landscape",
+        (256, 144),
+        "MediaPipe Selfie Segmentation, landscape model (256x144): faster, for 16:9 video.",
     ),
 }
 
