@@ -184,29 +184,48 @@ def photo_frames(size_wh: tuple[int, int], n: int) -> list[np.ndarray]:
 
 # -- modes --------------------------------------------------------------------------------------------
 def bench_infer(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
+    """Model only. On TensorRT the CUDA-event times of each frame are kept too (trtexec-style: ``gpu_h2d``,
+    ``gpu_compute``, ``gpu_d2h``), and ``infer`` is the host latency, transfers included."""
     from realtime_seg.segmenter import open_segmenter
 
     frames = photo_frames(size, 30)
+    gpu = backend == "tensorrt"
 
-    def run(threads: int | None, n: int) -> tuple[dict[str, list[float]], float, float]:
+    def run(be: str, threads: int | None, n: int) -> tuple[dict[str, list[float]], float, float, str]:
         samples: dict[str, list[float]] = {"preprocess": [], "infer": [], "postprocess": []}
+        if be == "tensorrt":
+            samples.update(gpu_h2d=[], gpu_compute=[], gpu_d2h=[])
         totals: list[float] = []
-        with open_segmenter(model, backend, threads=threads) as seg:
+        options: dict[str, Any] = {"gpu_timing": True} if be == "tensorrt" else {}
+        with open_segmenter(model, be, threads=threads, **options) as seg:
             for i in range(args.warmup):
                 seg.segment(frames[i % len(frames)], i)
             with CpuMeter() as cpu:
                 for i in range(n):
                     r = seg.segment(frames[i % len(frames)], i)
-                    for k in samples:
+                    for k in ("preprocess", "infer", "postprocess"):
                         samples[k].append(r.timings_ms[k])
-                    totals.append(sum(r.timings_ms[k] for k in samples))
-        return samples, 1000.0 / float(np.median(totals)), cpu.utilisation
+                    if be == "tensorrt":
+                        for k, v in getattr(seg.backend, "last_gpu_timings_ms", {}).items():
+                            samples[f"gpu_{k}"].append(v)
+                    totals.append(r.timings_ms["preprocess"] + r.timings_ms["infer"] + r.timings_ms["postprocess"])
+            description = seg.backend.description
+        return samples, 1000.0 / float(np.median(totals)), cpu.utilisation, description
 
-    samples, fps, util = run(args.threads, args.frames)
+    samples, fps, util, description = run(backend, args.threads, args.frames)
     result = Result("infer", backend, model, res, "-", args.threads, fps=fps, cpu_utilisation=util)
-    result.stages_ms = {k: summarize(v) for k, v in samples.items()}
-    if backend == "onnxruntime" and args.threads != 0:
-        _, base_fps, _ = run(0, max(args.frames // 2, 10))
+    result.stages_ms = {k: summarize(v) for k, v in samples.items() if v}
+    result.extra["backend"] = description
+    if gpu:
+        result.extra["timing"] = (
+            "infer = host latency (H2D + compute + D2H; gpu_* from CUDA events); CUDA graphs: see backend; "
+            "throughput = frames / wall time after warm-up, one frame in flight"
+        )
+        _, base_fps, _, _ = run("onnxruntime", None, max(args.frames // 2, 10))
+        result.baseline_fps, result.ratio = base_fps, fps / base_fps
+        result.extra["baseline"] = "ONNX Runtime on the CPU (1 thread), same frames"
+    elif backend == "onnxruntime" and args.threads != 0:
+        _, base_fps, _, _ = run("onnxruntime", 0, max(args.frames // 2, 10))
         result.baseline_fps, result.ratio = base_fps, fps / base_fps
         result.extra["baseline"] = "ONNX Runtime with its own default threads (one per core)"
     return result
@@ -319,6 +338,7 @@ STAGE_ORDER = (
 
 #: stages that add up to a frame's work; "segment" and "composite" are sums of others, "latency" is not work
 STACKED_STAGES = ("capture", "decode", "preprocess", "infer", "postprocess", "refine", "track", "effect", "encode")
+# (gpu_* stages are parts of "infer" on TensorRT, so they are not stacked either)
 
 
 def table(results: list[Result]) -> str:

@@ -76,3 +76,31 @@ def test_unavailable_tensorrt_is_reported_as_skipped(tmp_path: Path) -> None:
     assert trt and all(r["skipped"] and "TensorRT" in r["skipped"] for r in trt)
     assert ort and all(r["skipped"] is None and r["fps"] > 0 for r in ort)
     assert "skipped: TensorRT" in proc.stdout
+
+
+@pytest.mark.network
+def test_tensorrt_infer_reports_gpu_stages_and_a_cpu_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: TensorRT and pycuda are the stand-ins of tests/backends/fakes.py (they copy bytes, they
+    do not run the model). What is checked is the benchmark's own logic on a GPU backend: CUDA-event stages
+    collected per frame, host latency as ``infer``, and the ONNX Runtime baseline in the same run."""
+    import importlib.util
+
+    from tests.backends.conftest import FakeGpu
+    from tests.tiny_models import write_user_model
+
+    spec = importlib.util.spec_from_file_location("benchmark_tool", TOOL)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "benchmark_tool", tool)  # dataclasses look their module up there
+    spec.loader.exec_module(tool)
+    FakeGpu(monkeypatch)
+    monkeypatch.setenv("REALTIME_SEG_ENGINE_DIR", str(tmp_path / "engines"))
+    model = str(write_user_model(tmp_path, "brightness"))
+    args = tool.build_parser().parse_args(["--mode", "infer", "--frames", "5", "--warmup", "1"])
+    tool.validate(args)
+    result = tool.bench_infer(args, "tensorrt", model, "64x48", (64, 48))
+    assert {"preprocess", "infer", "postprocess", "gpu_h2d", "gpu_compute", "gpu_d2h"} <= set(result.stages_ms)
+    assert all(result.stages_ms[k]["n"] == 5 for k in ("infer", "gpu_compute"))
+    assert result.extra["backend"].startswith("TensorRT")
+    assert result.baseline_fps and result.baseline_fps > 0 and result.ratio == result.fps / result.baseline_fps
+    assert "ONNX Runtime on the CPU" in result.extra["baseline"]
