@@ -12,6 +12,8 @@ and composited at full resolution: ``alpha * frame + (1 - alpha) * background``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -49,40 +51,10 @@ class BlurEffect(Effect):
         self.mask_aware = mask_aware
         self._compositor = Compositor()
 
-    def _levels(self, sigma: float) -> int:
-        """How many times to halve the frame: keep the low-resolution sigma >= 1.5 pixels, at most 1/8.
-
-        (At strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; 1/8 is ~0.5 ms faster.)
-        """
-        levels = 0
-        while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:
-            levels += 1
-        return levels
-
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """The blurred background at frame size (uint8), before compositing."""
-        h, w = frame.shape[:2]
-        sigma = self.strength * h / 720.0
-        levels = self._levels(sigma)
-        s = sigma / 2**levels
-        small = _halve(frame, levels).astype(np.float32)
-        if self.mask_aware:
-            a_small = _halve(alpha, levels)
-            # erode the background weight by one pixel: mixed edge pixels carry the person's colour
-            a_small = cv2.dilate(a_small, _KERNEL3)
-            wgt = np.float32(1.0) - a_small
-            # deep inside the person no background is near: fall back to the frame (invisible there)
-            num = cv2.scaleAdd(small, _FALLBACK, cv2.multiply(small, cv2.cvtColor(wgt, cv2.COLOR_GRAY2BGR)))
-            den: np.ndarray = wgt + np.float32(_FALLBACK)
-            num = cv2.GaussianBlur(num, (0, 0), s)
-            den = cv2.GaussianBlur(den, (0, 0), s)
-            blurred = cv2.divide(num, cv2.cvtColor(den, cv2.COLOR_GRAY2BGR))
-        else:
-            blurred = cv2.GaussianBlur(small, (0, 0), s)
-        bg_small = cv2.convertScaleAbs(blurred)
-        if levels == 0:
-            return bg_small
-        return cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
+        sigma = self.strength * frame.shape[0] / 720.0
+        return _low_res_blur(frame, alpha, sigma, _eroded_background_weight if self.mask_aware else None)
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background(frame, mask.alpha)
@@ -96,20 +68,58 @@ def pure_background(frame: np.ndarray, alpha: np.ndarray, sigma_720: float = 16.
     resolution, Gaussian sigma ``sigma_720`` pixels at 720p (wider than a soft mask edge). Used to remove
     the old background's colour from the edge when the background is replaced.
     """
-    h, w = frame.shape[:2]
-    sigma = sigma_720 * h / 720.0
+    return _low_res_blur(frame, alpha, sigma_720 * frame.shape[0] / 720.0, _clear_background_weight)
+
+
+def _eroded_background_weight(a_small: np.ndarray) -> np.ndarray:
+    """``1 - alpha`` eroded by one pixel: mixed edge pixels carry the person's colour."""
+    return np.float32(1.0) - cv2.dilate(a_small, _KERNEL3)
+
+
+def _clear_background_weight(a_small: np.ndarray) -> np.ndarray:
+    """``(1 - alpha)**4``: pixels that are clearly background dominate."""
+    wgt = np.float32(1.0) - a_small
+    cv2.multiply(wgt, wgt, dst=wgt)
+    cv2.multiply(wgt, wgt, dst=wgt)
+    return wgt
+
+
+def _levels(sigma: float) -> int:
+    """How many times to halve the frame: keep the low-resolution sigma >= 1.5 pixels, at most 1/8.
+
+    (At blur strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; 1/8 is ~0.5 ms faster.)
+    """
     levels = 0
     while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:
         levels += 1
+    return levels
+
+
+def _low_res_blur(
+    frame: np.ndarray,
+    alpha: np.ndarray,
+    sigma: float,
+    weight: Callable[[np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    """A Gaussian blur of ``frame`` (sigma in frame pixels) computed at low resolution, returned at frame size.
+
+    With ``weight`` (a function of the low-resolution alpha) it is a normalized convolution,
+    ``blur(frame * w) / blur(w)``, that averages only the pixels ``w`` favours; deep inside the person,
+    where no weight is near, it falls back to the frame itself (invisible there once composited).
+    """
+    h, w = frame.shape[:2]
+    levels = _levels(sigma)
     s = sigma / 2**levels
     small = _halve(frame, levels).astype(np.float32)
-    wgt = np.float32(1.0) - _halve(alpha, levels)
-    cv2.multiply(wgt, wgt, dst=wgt)
-    cv2.multiply(wgt, wgt, dst=wgt)
-    num = cv2.scaleAdd(small, _FALLBACK, cv2.multiply(small, cv2.cvtColor(wgt, cv2.COLOR_GRAY2BGR)))
-    den = cv2.GaussianBlur(wgt + np.float32(_FALLBACK), (0, 0), s)
-    num = cv2.GaussianBlur(num, (0, 0), s)
-    bg_small = cv2.convertScaleAbs(cv2.divide(num, cv2.cvtColor(den, cv2.COLOR_GRAY2BGR)))
+    if weight is None:
+        blurred = cv2.GaussianBlur(small, (0, 0), s)
+    else:
+        wgt = weight(_halve(alpha, levels))
+        num = cv2.scaleAdd(small, _FALLBACK, cv2.multiply(small, cv2.cvtColor(wgt, cv2.COLOR_GRAY2BGR)))
+        den = cv2.GaussianBlur(wgt + np.float32(_FALLBACK), (0, 0), s)
+        num = cv2.GaussianBlur(num, (0, 0), s)
+        blurred = cv2.divide(num, cv2.cvtColor(den, cv2.COLOR_GRAY2BGR))
+    bg_small = cv2.convertScaleAbs(blurred)
     if levels == 0:
         return bg_small
     return cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
