@@ -15,7 +15,7 @@ from tests.tracking.synth import disc_mask
 
 
 def _sequence() -> list[tuple[int, float, list[TrackedRegion]]]:
-    tracker = RegionTracker(max_missed=1)
+    tracker = RegionTracker(max_lost_s=1.5 / 30)
     frames = []
     for i in range(6):
         discs = [(40 + 10 * i, 100, 25)]

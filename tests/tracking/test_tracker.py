@@ -51,8 +51,8 @@ def test_hit_counter_and_age_count_frames() -> None:
     assert {o[0].id for o in out} == {1}
 
 
-def test_missed_frames_keep_the_id_up_to_max_missed_then_retire() -> None:
-    tracker = RegionTracker(max_missed=2)
+def test_missed_frames_keep_the_id_up_to_max_lost_s_then_retire() -> None:
+    tracker = RegionTracker(max_lost_s=2.5 / FPS)
     disc = disc_mask([(100, 100, 20)])
     empty = disc_mask([])
     seq = [disc, empty, empty, disc, empty, empty, empty, disc]
@@ -86,7 +86,9 @@ def test_stats_and_reset() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"max_missed": -1}, "max_missed"),
+        ({"max_lost_s": -1}, "max_lost_s"),
+        ({"merge_cover": 0.0}, "merge_cover"),
+        ({"fragment_ratio": 2.0}, "fragment_ratio"),
         ({"iou_threshold": 0.0}, "iou_threshold"),
         ({"max_centroid_distance": float("inf")}, "max_centroid_distance"),
         ({"trail_length": -2}, "trail_length"),
@@ -156,7 +158,7 @@ def test_two_classes_crossing_one_occluding_the_other() -> None:
 
 
 def test_disappears_for_three_frames_and_comes_back_with_the_same_id() -> None:
-    tracker = RegionTracker(max_missed=5)
+    tracker = RegionTracker()
     frames = []
     for i in range(12):
         discs = [(200, 60, 20)]  # a second, still disc that is always there
@@ -177,20 +179,26 @@ def test_disappears_for_three_frames_and_comes_back_with_the_same_id() -> None:
     assert tracker.stats.distinct_ids == 2
 
 
-def test_split_larger_piece_keeps_the_id_and_the_other_gets_a_new_one() -> None:
-    """A blob (two discs joined by a bridge) pinches off into a large and a small piece."""
+def test_a_piece_that_moves_away_gets_a_new_id_and_the_larger_keeps_its_own() -> None:
+    """A blob (two discs joined by a bridge) pinches off; the small piece drifts away from the large one.
+
+    While it is near, it is a part of the same object (a fragment); once it is far, it is an object of its own.
+    """
     tracker = RegionTracker()
     frames = []
-    for i in range(10):
-        big, small = (130 - 2 * i, 120, 40), (190 + 4 * i, 120, 25)
-        frames.append(disc_mask([big, small]) if i >= 3 else disc_mask([big, small, (160, 120, 20)]))
+    for i in range(14):
+        big, small = (110 - 2 * i, 120, 40), (170 + 8 * i, 120, 25)
+        frames.append(disc_mask([big, small]) if i >= 3 else disc_mask([big, small, (140, 120, 20)]))
     out = run(tracker, frames)
-    assert [len(o) for o in out] == [1, 1, 1] + [2] * 7
     whole = out[0][0].id
-    for o in out[3:]:
-        assert nearest_id(o, 120, 120) == whole
-        assert nearest_id(o, 220, 120) != whole
-    assert len({nearest_id(o, 220, 120) for o in out[3:]}) == 1
+    assert [len(o) for o in out[:3]] == [1, 1, 1]
+    assert len(out[-1]) == 2
+    for o in out:
+        assert nearest_id(o, 100, 120) == whole
+    first_apart = next(i for i, o in enumerate(out) if len(o) == 2)
+    assert first_apart > 3  # it was a part of the object for a while before it got away
+    assert len(out[first_apart - 1][0].parts) == 2
+    assert len({nearest_id(o, 250, 120) for o in out[first_apart:]}) == 1
     assert tracker.stats.distinct_ids == 2
 
 
@@ -207,14 +215,14 @@ def test_merge_then_split_returns_the_ids() -> None:
         assert (nearest_id(o, 110, 120), nearest_id(o, 210, 120)) == (id_a, id_b)
 
 
-def test_leaving_the_frame_retires_after_max_missed() -> None:
-    tracker = RegionTracker(max_missed=3)
+def test_leaving_the_frame_retires_after_max_lost_s() -> None:
+    tracker = RegionTracker(max_lost_s=3.5 / FPS)
     frames = [disc_mask([(250 + 25 * i, 120, 20)]) for i in range(12)]  # gone from frame 4 on (x >= 340)
     out = run(tracker, frames)
     assert [len(o) for o in out] == [1, 1, 1, 1] + [0] * 8
     assert tracker.live_tracks == 0 and tracker.stats.frames == 12
-    # ...it coasted for max_missed frames, then was retired
-    tracker2 = RegionTracker(max_missed=3)
+    # ...it coasted for max_lost_s, then was retired
+    tracker2 = RegionTracker(max_lost_s=3.5 / FPS)
     lives = []
     for i, m in enumerate(frames):
         tracker2.step(m, i / FPS)
@@ -230,9 +238,10 @@ def test_assignment_is_optimal_not_greedy() -> None:
 
     The best single overlap is the leading disc's old footprint with the trailing disc's new position
     (30 px apart); a greedy matcher takes it and leaves the other pair unmatched. The optimal assignment
-    pairs each disc with its own new position (35 px apart each). A greedy loop fails this test.
+    pairs each disc with its own new position (35 px apart each). A greedy loop fails this test. (The
+    discs are 6 px apart: ``join_gap=4`` keeps them two objects.)
     """
-    tracker = RegionTracker()
+    tracker = RegionTracker(join_gap=4)
     out = run(tracker, [disc_mask([(100 + 35 * i, 120, 30), (166 + 35 * i, 120, 30)]) for i in range(4)])
     id_a, id_b = nearest_id(out[0], 100, 120), nearest_id(out[0], 166, 120)
     for i, o in enumerate(out):

@@ -1,0 +1,218 @@
+"""Objects: the connected components of one class that belong to one thing (a person and a detached arm).
+
+A soft mask often breaks one person into pieces: a thin arm, legs apart, a hand at the frame edge. Each
+piece is a connected component (:class:`~realtime_seg.tracking.regions.Region`); :func:`group_regions`
+joins the pieces of one object into a :class:`RegionGroup`. Two components of the same class are joined
+when the gap between their outlines is
+
+- at most ``join_gap`` pixels, whatever their sizes: they would touch in the mask at a coarser scale
+  (8 px is one pixel of the mask at 1/8 resolution), or
+- at most ``relative_gap x sqrt(area of the smaller)`` pixels, and the smaller has at most
+  ``fragment_ratio`` of the larger's area: a fragment close to its body, relative to the fragment's size.
+
+So an arm of 6000 px (about 77 px across) joins a body 38 px away, but two people of about the same size
+are never joined by the second rule: they stay two objects unless they (nearly) touch, which is the
+tracker's merge case. Joining is transitive (union-find). The gap is measured between outline points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime_seg.tracking.regions import Region
+
+DEFAULT_JOIN_GAP = 8.0
+DEFAULT_RELATIVE_GAP = 0.5
+DEFAULT_FRAGMENT_RATIO = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class RegionGroup:
+    """The parts of one object, largest first, all of one class.
+
+    ``area`` (sum), ``centroid`` (area-weighted) and ``bbox`` (union) describe the whole object; the
+    footprint is the union of the parts' footprints on their common grid.
+    """
+
+    parts: tuple[Region, ...]
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ValueError("a RegionGroup needs at least one part, got none")
+        if len({(p.class_id, p.footprint_step) for p in self.parts}) != 1:
+            raise ValueError("the parts of a RegionGroup must share one class and one footprint step")
+
+    @property
+    def largest(self) -> Region:
+        return self.parts[0]
+
+    @property
+    def class_id(self) -> int:
+        return self.parts[0].class_id
+
+    @property
+    def class_name(self) -> str:
+        return self.parts[0].class_name
+
+    @property
+    def area(self) -> int:
+        return sum(p.area for p in self.parts)
+
+    @property
+    def centroid(self) -> tuple[float, float]:
+        return group_centroid(self.parts)
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        return union_bbox(self.parts)
+
+    def footprint(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """The union footprint and its origin cell ``(gx, gy)`` (cached)."""
+        try:
+            return self.__dict__["_fp"]
+        except KeyError:
+            fp = union_footprint(self.parts)
+            object.__setattr__(self, "_fp", fp)
+            return fp
+
+
+def group_centroid(parts: tuple[Region, ...] | list[Region]) -> tuple[float, float]:
+    if len(parts) == 1:
+        return parts[0].centroid
+    total = sum(p.area for p in parts) or 1
+    return (
+        sum(p.centroid[0] * p.area for p in parts) / total,
+        sum(p.centroid[1] * p.area for p in parts) / total,
+    )
+
+
+def union_bbox(parts: tuple[Region, ...] | list[Region]) -> tuple[int, int, int, int]:
+    if len(parts) == 1:
+        return parts[0].bbox
+    x0 = min(p.bbox[0] for p in parts)
+    y0 = min(p.bbox[1] for p in parts)
+    x1 = max(p.bbox[0] + p.bbox[2] for p in parts)
+    y1 = max(p.bbox[1] + p.bbox[3] for p in parts)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def union_footprint(parts: tuple[Region, ...] | list[Region]) -> tuple[np.ndarray, tuple[int, int]]:
+    if len(parts) == 1:
+        return parts[0].footprint, parts[0].footprint_origin
+    gx0 = min(p.footprint_origin[0] for p in parts)
+    gy0 = min(p.footprint_origin[1] for p in parts)
+    gx1 = max(p.footprint_origin[0] + p.footprint.shape[1] for p in parts)
+    gy1 = max(p.footprint_origin[1] + p.footprint.shape[0] for p in parts)
+    out = np.zeros((gy1 - gy0, gx1 - gx0), np.bool_)
+    for p in parts:
+        ox, oy = p.footprint_origin[0] - gx0, p.footprint_origin[1] - gy0
+        h, w = p.footprint.shape
+        out[oy : oy + h, ox : ox + w] |= p.footprint
+    out.setflags(write=False)
+    return out, (gx0, gy0)
+
+
+def bbox_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Distance between two ``(x, y, w, h)`` boxes (0 when they touch or overlap)."""
+    dx = max(a[0] - (b[0] + b[2]), b[0] - (a[0] + a[2]), 0)
+    dy = max(a[1] - (b[1] + b[3]), b[1] - (a[1] + a[3]), 0)
+    return math.hypot(dx, dy)
+
+
+def outline_gap(a: Region, b: Region) -> float:
+    """Smallest distance between the outline points of two regions (about the gap between them, in px)."""
+    pa = a.contour.astype(np.float32)
+    pb = b.contour.astype(np.float32)
+    # only the points facing the other region matter: those within the other's box grown by the box gap
+    d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
+    return float(math.sqrt(float(d2.min())))
+
+
+def join_threshold(large: Region, small: Region, join_gap: float, relative_gap: float, fragment_ratio: float) -> float:
+    """The largest gap at which ``small`` joins ``large`` (see the module docstring)."""
+    thr = join_gap
+    if small.area <= fragment_ratio * large.area:
+        thr = max(thr, relative_gap * math.sqrt(small.area))
+    return thr
+
+
+def group_regions(
+    regions: list[Region],
+    *,
+    join_gap: float = DEFAULT_JOIN_GAP,
+    relative_gap: float = DEFAULT_RELATIVE_GAP,
+    fragment_ratio: float = DEFAULT_FRAGMENT_RATIO,
+) -> list[RegionGroup]:
+    """Join the components of one class that belong to one object; groups sorted by class, then area."""
+    if not (join_gap >= 0 and math.isfinite(join_gap)):
+        raise ValueError(f"join_gap must be a finite number >= 0, got {join_gap!r}")
+    if not (relative_gap >= 0 and math.isfinite(relative_gap)):
+        raise ValueError(f"relative_gap must be a finite number >= 0, got {relative_gap!r}")
+    if not (0.0 <= fragment_ratio <= 1.0):
+        raise ValueError(f"fragment_ratio must be in [0, 1], got {fragment_ratio!r}")
+    by_class: dict[int, list[Region]] = {}
+    for r in regions:
+        by_class.setdefault(r.class_id, []).append(r)
+    groups: list[RegionGroup] = []
+    for cls in sorted(by_class):
+        rs = sorted(by_class[cls], key=lambda r: -r.area)
+        parent = list(range(len(rs)))
+        find = _finder(parent)
+        for i in range(len(rs)):
+            for j in range(i + 1, len(rs)):
+                thr = join_threshold(rs[i], rs[j], join_gap, relative_gap, fragment_ratio)
+                if bbox_gap(rs[i].bbox, rs[j].bbox) > thr:
+                    continue
+                ri, rj = find(i), find(j)
+                if ri == rj:
+                    continue
+                if outline_gap(rs[i], rs[j]) <= thr:
+                    parent[max(ri, rj)] = min(ri, rj)
+        members: dict[int, list[Region]] = {}
+        for i, r in enumerate(rs):
+            members.setdefault(find(i), []).append(r)
+        found = [RegionGroup(tuple(m)) for m in members.values()]  # members keep the area order
+        found.sort(key=lambda g: -g.area)
+        groups.extend(found)
+    return groups
+
+
+def _finder(parent: list[int]) -> Callable[[int], int]:
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    return find
+
+
+def color_histogram(frame: np.ndarray, footprint: np.ndarray, origin: tuple[int, int], step: int) -> np.ndarray | None:
+    """A 64-bin (4x4x4 BGR) colour histogram of the frame's pixels under a footprint, normalised to sum 1.
+
+    It samples one pixel per footprint cell, so it costs about as much as the footprint has cells.
+    ``None`` when no cell falls inside the frame.
+    """
+    ys, xs = np.nonzero(footprint)
+    ys = ys * step + origin[1] * step
+    xs = xs * step + origin[0] * step
+    h, w = frame.shape[:2]
+    keep = (ys < h) & (xs < w) & (ys >= 0) & (xs >= 0)
+    if not keep.all():
+        ys, xs = ys[keep], xs[keep]
+    if len(ys) == 0:
+        return None
+    px = frame[ys, xs] >> 6
+    idx = (px[:, 0].astype(np.intp) << 4) | (px[:, 1].astype(np.intp) << 2) | px[:, 2]
+    hist = np.bincount(idx, minlength=64).astype(np.float64)
+    return hist / hist.sum()
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Hellinger (Bhattacharyya) distance of two normalised histograms, in [0, 1]."""
+    bc = float(np.sqrt(a * b).sum())
+    return math.sqrt(max(0.0, 1.0 - bc))
