@@ -216,13 +216,13 @@ def test_merge_then_split_returns_the_ids() -> None:
 
 
 def test_leaving_the_frame_retires_after_max_lost_s() -> None:
-    tracker = RegionTracker(max_lost_s=3.5 / FPS)
+    tracker = RegionTracker(max_lost_s=2.5 / FPS)
     frames = [disc_mask([(250 + 25 * i, 120, 20)]) for i in range(12)]  # gone from frame 4 on (x >= 340)
     out = run(tracker, frames)
     assert [len(o) for o in out] == [1, 1, 1, 1] + [0] * 8
     assert tracker.live_tracks == 0 and tracker.stats.frames == 12
     # ...it coasted for max_lost_s, then was retired
-    tracker2 = RegionTracker(max_lost_s=3.5 / FPS)
+    tracker2 = RegionTracker(max_lost_s=2.5 / FPS)
     lives = []
     for i, m in enumerate(frames):
         tracker2.step(m, i / FPS)
