@@ -64,6 +64,13 @@ from realtime_seg.tracking.regions import (
 from realtime_seg.tracking.smoothing import OutlineSmoother
 
 _INVALID = 1e6
+#: a lost track's gate grows with the time lost, to (1 + this) x its size at max_lost_s
+LOST_GATE_GROWTH = 2.0
+#: per frame, how fast a track's remembered size shrinks towards the size it is seen at
+SIZE_DECAY = 0.995
+#: an object seen at less than this share of its remembered area is partly hidden: its centroid moves for
+#: reasons other than motion, so it does not update the velocity
+PARTIAL_AREA = 0.6
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +184,8 @@ class _Track:
     origin: tuple[int, int]
     area: int
     centroid: tuple[float, float]  # where the footprint was measured
+    anchor: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _advance)
+    size: float = 0.0  # sqrt(area), slow to shrink: the object's size while a part of it is hidden
     hist: np.ndarray | None = None
     id: int | None = None
     hits: int = 1
@@ -224,6 +233,22 @@ def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int,
     sa = fa[y0 - oa[1] : y1 - oa[1], x0 - oa[0] : x1 - oa[0]]
     sb = fb[y0 - ob[1] : y1 - ob[1], x0 - ob[0] : x1 - ob[0]]
     return int(np.count_nonzero(sa & sb))
+
+
+def _edge_displacement(old: tuple[int, int, int, int], new: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Per axis, the displacement of the box edge that moved more, when both edges moved the same way (or
+    one stood still); the centre's displacement when they moved apart or together (growing, shrinking)."""
+    out = []
+    for a0, a1, b0, b1 in (
+        (old[0], old[0] + old[2], new[0], new[0] + new[2]),
+        (old[1], old[1] + old[3], new[1], new[1] + new[3]),
+    ):
+        d0, d1 = b0 - a0, b1 - a1
+        if d0 * d1 >= 0:
+            out.append(float(d0 if abs(d0) >= abs(d1) else d1))
+        else:
+            out.append((d0 + d1) / 2)
+    return (out[0], out[1])
 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
@@ -351,8 +376,8 @@ class RegionTracker:
         out = []
         for tr in self._tracks:
             if tr.host is not None and tr.id is not None:
-                x, y = tr.kf.x, tr.kf.y
-                dx, dy = x - tr.centroid[0], y - tr.centroid[1]
+                dx, dy = tr.kf.x - tr.anchor[0], tr.kf.y - tr.anchor[1]
+                x, y = tr.centroid[0] + dx, tr.centroid[1] + dy
                 bx, by, bw, bh = union_bbox(tr.parts)
                 box = (round(bx + dx), round(by + dy), bw, bh)
                 out.append(HeldRegion(tr.id, tr.class_name, tr.host.id, (x, y), box))
@@ -398,21 +423,24 @@ class RegionTracker:
         objs = [self._obj(g, frame) for g in group_regions(
             regions, join_gap=self.join_gap, relative_gap=self.relative_gap, fragment_ratio=self.fragment_ratio
         )]  # fmt: skip
-        preds = {id(tr): tr.kf.predicted(t) for tr in self._tracks}
+        preds = {id(tr): self._predicted_centroid(tr, t) for tr in self._tracks}
 
+        # confirmed tracks (seen, held or lost) first, then tentative ones on what is left (ByteTrack's order)
         owner: dict[int, _Track] = {}  # object index -> the track that takes it
-        for cls in {o.group.class_id for o in objs} | {tr.class_id for tr in self._tracks}:
-            ti = [tr for tr in self._tracks if tr.class_id == cls]
-            oi = [j for j, o in enumerate(objs) if o.group.class_id == cls]
-            if not ti or not oi:
-                continue
-            cost = self._costs(ti, [objs[j] for j in oi], t, preds)
-            for a, b in _assign(cost):
-                owner[oi[b]] = ti[a]
+        for confirmed in (True, False):
+            for cls in {o.group.class_id for o in objs}:
+                ti = [tr for tr in self._tracks if tr.class_id == cls and (tr.id is not None) == confirmed]
+                oi = [j for j, o in enumerate(objs) if o.group.class_id == cls and j not in owner]
+                if not ti or not oi:
+                    continue
+                cost = self._costs(ti, [objs[j] for j in oi], t, preds)
+                for a, b in _assign(cost):
+                    owner[oi[b]] = ti[a]
 
         # merges: an unmatched track mostly inside a matched object; the older track takes the object
         taken = {id(tr) for tr in owner.values()}
         held_now: dict[int, _Track] = {}  # id(track) -> host
+        dropped: set[int] = set()
         for j, tr in list(owner.items()):
             o = objs[j]
             merged = [
@@ -435,8 +463,11 @@ class RegionTracker:
                     merged.remove(tr)
                     taken.add(id(tr))
             for u in merged:
-                held_now[id(u)] = oldest
                 taken.add(id(u))
+                if u.area >= self.fragment_ratio * min(oldest.area, o.area - u.area):
+                    held_now[id(u)] = oldest
+                else:  # a piece of the same object that came back (it should not have had an id): it ends
+                    dropped.add(id(u))
 
         # fragments: an unmatched object that is small next to a matched one of its class and near it
         owned_obj = {id(tr): j for j, tr in owner.items()}
@@ -444,7 +475,7 @@ class RegionTracker:
         for j, o in enumerate(objs):
             if j in owner:
                 continue
-            host_j = self._fragment_of(o, objs, owner)
+            host_j = self._fragment_of(o, objs, owner, preds)
             if host_j is None:
                 new_objs.append(o)
             else:
@@ -456,14 +487,17 @@ class RegionTracker:
             if oj is not None and owner.get(oj) is tr:
                 self._advance(tr, objs[oj], t, merged=any(h is tr for h in held_now.values()))
                 survivors.append(tr)
+            elif id(tr) in dropped:
+                continue
             elif id(tr) in held_now:
                 host = held_now[id(tr)]
                 if tr.host is None:
                     tr.held_since = t
                 tr.host, tr.lost_since = host, None
                 hj = owned_obj.get(id(host))
-                box = objs[hj].bbox if hj is not None else union_bbox(host.parts)
-                tr.kf.hold(t, box)
+                bx, by, bw, bh = objs[hj].bbox if hj is not None else union_bbox(host.parts)
+                ox, oy = round(tr.anchor[0] - tr.centroid[0]), round(tr.anchor[1] - tr.centroid[1])
+                tr.kf.hold(t, (bx + ox, by + oy, bw, bh))
                 tr.missed += 1
                 if t - tr.held_since <= self.max_held_s:
                     survivors.append(tr)
@@ -473,7 +507,7 @@ class RegionTracker:
                     tr.lost_since = t  # the first frame it is missing
                 tr.host = None
                 tr.missed += 1
-                if t - tr.lost_since <= self.max_lost_s:
+                if t - tr.lost_since <= self.max_lost_s and not self._left_frame(tr, preds[id(tr)]):
                     survivors.append(tr)
             # else: a tentative track missed a frame: dropped
         for o in new_objs:
@@ -499,6 +533,18 @@ class RegionTracker:
         hist = color_histogram(frame, fp, origin, self.footprint_step) if frame is not None else None
         return _Obj(g, fp, origin, int(np.count_nonzero(fp)), g.area, g.centroid, g.bbox, hist)
 
+    def _left_frame(self, tr: _Track, pred: tuple[float, float]) -> bool:
+        """Whether a lost track is predicted outside the frame (it walked out: its id is not kept)."""
+        if self._shape is None:
+            return False
+        h, w = self._shape
+        return not (0 <= pred[0] < w and 0 <= pred[1] < h)
+
+    @staticmethod
+    def _predicted_centroid(tr: _Track, t: float) -> tuple[float, float]:
+        px, py = tr.kf.predicted(t)
+        return (tr.centroid[0] + px - tr.anchor[0], tr.centroid[1] + py - tr.anchor[1])
+
     def _shift(self, tr: _Track, pred: tuple[float, float]) -> tuple[int, int]:
         s = self.footprint_step
         return (
@@ -512,10 +558,14 @@ class RegionTracker:
             return 0.0
         return _covered(tr.footprint, self._shift(tr, pred), o.footprint, o.origin) / n
 
-    def _gate(self, tr: _Track) -> float:
+    def _gate(self, tr: _Track, t: float) -> float:
+        """Centroid distance gate: the object's size (at least ``max_centroid_distance``), growing while lost."""
         if self.max_centroid_distance <= 0:
             return 0.0
-        return max(self.max_centroid_distance, self.gate_ratio * math.sqrt(tr.area))
+        size = self.gate_ratio * tr.size
+        if tr.lost_since is not None and self.max_lost_s > 0:
+            size *= 1.0 + LOST_GATE_GROWTH * min(1.0, (t - tr.lost_since) / self.max_lost_s)
+        return max(self.max_centroid_distance, size)
 
     def _costs(
         self, tracks: list[_Track], objs: list[_Obj], t: float, preds: dict[int, tuple[float, float]]
@@ -528,7 +578,7 @@ class RegionTracker:
             n = int(np.count_nonzero(tr.footprint))
             if tr.lost_since is not None and t - tr.lost_since > self.max_lost_s:
                 continue  # lost for too long: retired at the end of this frame
-            gate = self._gate(tr)
+            gate = self._gate(tr, t)
             for b, o in enumerate(objs):
                 oh, ow = o.footprint.shape
                 overlap = (
@@ -539,6 +589,11 @@ class RegionTracker:
                 if overlap and n and o.cells:
                     inter = _covered(tr.footprint, origin, o.footprint, o.origin)
                     iou = inter / (n + o.cells - inter)
+                app = (
+                    histogram_distance(tr.hist, o.hist)
+                    if tr.hist is not None and o.hist is not None and self.appearance_weight > 0
+                    else None
+                )
                 if iou >= self.iou_threshold:
                     c = 1.0 - iou
                 elif gate > 0:
@@ -548,22 +603,33 @@ class RegionTracker:
                     c = 1.0 + d / gate
                 else:
                     continue
-                if tr.hist is not None and o.hist is not None and self.appearance_weight > 0:
-                    c += self.appearance_weight * histogram_distance(tr.hist, o.hist)
+                if app is not None:
+                    c += self.appearance_weight * app
                 cost[a, b] = c
         return cost
 
-    def _fragment_of(self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track]) -> int | None:
-        """The matched object that ``o`` is a fragment of: one of its class, ``1 / fragment_ratio`` times
-        as large or more, at most ``max(join_gap, 2 x relative_gap x sqrt(o.area))`` away (box to box)."""
+    def _fragment_of(
+        self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track], preds: dict[int, tuple[float, float]]
+    ) -> int | None:
+        """The matched object that ``o`` is a fragment of, if any.
+
+        ``o`` must be at most ``max(join_gap, 2 x relative_gap x sqrt(o.area))`` away from it (box to box),
+        and either small next to it (``fragment_ratio``) or mostly inside its track's predicted footprint
+        (a person whose mask split in two halves of about the same size).
+        """
         best: tuple[float, int] | None = None
         limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
-        for j in owner:
+        for j, tr in owner.items():
             m = objs[j]
-            if m.group.class_id != o.group.class_id or o.area > self.fragment_ratio * m.area:
+            if m.group.class_id != o.group.class_id:
                 continue
             gap = bbox_gap(o.bbox, m.bbox)
-            if gap <= limit and (best is None or gap < best[0]):
+            if gap > limit or (best is not None and gap >= best[0]):
+                continue
+            if o.area <= self.fragment_ratio * max(m.area, tr.size * tr.size) or (
+                o.cells
+                and _covered(tr.footprint, self._shift(tr, preds[id(tr)]), o.footprint, o.origin) >= 0.5 * o.cells
+            ):
                 best = (gap, j)
         return None if best is None else best[1]
 
@@ -572,16 +638,34 @@ class RegionTracker:
         area = o.area + sum(r.area for r in o.extra)
         centroid = o.centroid if not o.extra else group_centroid(parts)
         fp, origin = union_footprint(parts) if o.extra else (o.footprint, o.origin)
+        # The filter follows an anchor point moved by the object's displacement each frame. When the object
+        # is whole and unchanged, that is the centroid's displacement. When part of it is hidden (behind
+        # something, at the frame edge) or a part drops out, the centroid moves for other reasons: then
+        # the displacement of the bounding box edge that moves more is used (a hiding edge stands still,
+        # the free edge moves with the object). After a merge, a dropout or a hold the anchor restarts at
+        # the centroid and the velocity is kept.
         ratio = area / max(tr.area, 1)
-        same_parts = len(parts) == len(tr.parts)
-        clean = not merged and tr.host is None and tr.lost_since is None and same_parts and 0.75 <= ratio <= 1 / 0.75
-        if clean:
-            tr.kf.update(centroid, t)
-        else:  # a merge, split, dropout or new part moves the centroid for reasons other than motion
+        whole = area >= PARTIAL_AREA * tr.size * tr.size
+        clean = tr.host is None and tr.lost_since is None and len(parts) == len(tr.parts)
+        clean = clean and whole and 0.75 <= ratio <= 1 / 0.75
+        if merged or tr.host is not None or tr.lost_since is not None:
             tr.kf.jump(centroid, t)
+            tr.anchor = centroid
+        else:
+            px, py = tr.kf.predicted(t)
+            d = (px - tr.anchor[0], py - tr.anchor[1])  # parts came or went: no new information on motion
+            if clean:
+                d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
+            elif len(parts) == len(tr.parts) and 0.75 <= ratio <= 1 / 0.75:
+                e = _edge_displacement(union_bbox(tr.parts), union_bbox(parts))
+                if math.hypot(*e) <= 0.25 * tr.size:
+                    d = e
+            tr.anchor = (tr.anchor[0] + d[0], tr.anchor[1] + d[1])
+            tr.kf.update(tr.anchor, t)
         if o.hist is not None and not merged:
             tr.hist = o.hist if tr.hist is None else 0.8 * tr.hist + 0.2 * o.hist
         tr.parts, tr.footprint, tr.origin, tr.area, tr.centroid = parts, fp, origin, area, centroid
+        tr.size = max(math.sqrt(area), SIZE_DECAY * tr.size)
         tr.t_seen = t
         tr.hits += 1
         tr.missed = 0
@@ -606,6 +690,8 @@ class RegionTracker:
             origin=o.origin,
             area=o.area,
             centroid=o.centroid,
+            anchor=o.centroid,
+            size=math.sqrt(o.area),
             hist=o.hist,
         )
         tr.trail = deque([o.centroid], maxlen=max(self.trail_length, 1))
