@@ -71,6 +71,10 @@ SIZE_DECAY = 0.995
 #: an object seen at less than this share of its remembered area is partly hidden: its centroid moves for
 #: reasons other than motion, so it does not update the velocity
 PARTIAL_AREA = 0.6
+#: a piece that brings an object seen at under COMPLETE_BELOW of its remembered area to at most COMPLETE_UP_TO
+#: of it is the object's missing part
+COMPLETE_BELOW = 0.85
+COMPLETE_UP_TO = 1.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -614,8 +618,9 @@ class RegionTracker:
         """The matched object that ``o`` is a fragment of, if any.
 
         ``o`` must be at most ``max(join_gap, 2 x relative_gap x sqrt(o.area))`` away from it (box to box),
-        and either small next to it (``fragment_ratio``) or mostly inside its track's predicted footprint
-        (a person whose mask split in two halves of about the same size).
+        and either small next to it (``fragment_ratio``, against the object or its remembered size), or the
+        piece that brings an object seen smaller than it was back to its size, or mostly inside its track's
+        predicted footprint (a person whose mask split in two halves of about the same size).
         """
         best: tuple[float, int] | None = None
         limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
@@ -626,9 +631,15 @@ class RegionTracker:
             gap = bbox_gap(o.bbox, m.bbox)
             if gap > limit or (best is not None and gap >= best[0]):
                 continue
-            if o.area <= self.fragment_ratio * max(m.area, tr.size * tr.size) or (
-                o.cells
-                and _covered(tr.footprint, self._shift(tr, preds[id(tr)]), o.footprint, o.origin) >= 0.5 * o.cells
+            full = tr.size * tr.size
+            completes = m.area < COMPLETE_BELOW * full and m.area + o.area <= COMPLETE_UP_TO * full
+            if (
+                completes
+                or o.area <= self.fragment_ratio * max(m.area, full)
+                or (
+                    o.cells
+                    and _covered(tr.footprint, self._shift(tr, preds[id(tr)]), o.footprint, o.origin) >= 0.5 * o.cells
+                )
             ):
                 best = (gap, j)
         return None if best is None else best[1]
