@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=0, help="only the first N frames of each scene (0: all)")
     ap.add_argument("--baseline-rev", default=DEFAULT_BASELINE, help="git revision of the 'before' tracker, or none")
     ap.add_argument("--no-appearance", action="store_true", help="run the tracker without the colour frames")
+    ap.add_argument("--min-hits", type=int, default=None, help="RegionTracker(min_hits=...) (default: its default)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     names = [n.strip() for n in args.scenes.split(",") if n.strip()]
@@ -118,7 +119,7 @@ def main() -> None:
         frames = list(render(spec))
         if args.frames:
             frames = frames[: args.frames]
-        tracker = RegionTracker()
+        tracker = RegionTracker() if args.min_hits is None else RegionTracker(min_hits=args.min_hits)
 
         def step_new(f: Any, tracker: RegionTracker = tracker) -> Hyp:
             seen = tracker.step(f.mask, f.t, None if args.no_appearance else f.image)

@@ -319,19 +319,19 @@ def _specs() -> dict[str, SceneSpec]:
         damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end)),
     )
 
-    # three people, crossings one pair at a time and a wall section that hides each for a while
+    # three people: two cross in the open, each walks behind a wall section (alone), a third one follows
     acts = (
         Actor(0, 210, 0, 299, (-60, 350), (700, 340)),
-        Actor(1, 170, 40, 230, (700, 330), (-60, 330)),
-        Actor(3, 190, 150, 299, (700, 358), (-40, 358)),
+        Actor(1, 170, 0, 150, (700, 330), (-60, 330)),
+        Actor(2, 190, 180, 299, (-60, 358), (400, 358)),
     )
     specs["group"] = SceneSpec(
         "group",
-        "three people; pairs cross, each walks behind a wall section; the masks split and flicker",
+        "three people; two cross, each walks behind a wall section alone; the masks split and flicker",
         300,
         "coffee",
         acts,
-        occluders=((250, 0, 190, 360),),
+        occluders=((350, 0, 230, 360),),
         damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end)),
     )
 

@@ -239,19 +239,27 @@ def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int,
     return int(np.count_nonzero(sa & sb))
 
 
-def _edge_displacement(old: tuple[int, int, int, int], new: tuple[int, int, int, int]) -> tuple[float, float]:
-    """Per axis, the displacement of the box edge that moved more, when both edges moved the same way (or
-    one stood still); the centre's displacement when they moved apart or together (growing, shrinking)."""
+def _edge_displacement(
+    old: tuple[int, int, int, int], new: tuple[int, int, int, int], predicted: tuple[float, float] | None
+) -> tuple[float, float]:
+    """Per axis, the displacement of the box edge that moved freely, when the box changed size.
+
+    A hiding edge (an occluder, the frame border) stands still or jumps, the free edge moves with the
+    object: the edge whose displacement is nearer the ``predicted`` one, or, with no prediction yet,
+    the one that moved more. When the edges moved in opposite directions (growing or shrinking about the
+    centre, e.g. walking towards the camera) the centre's displacement.
+    """
     out = []
-    for a0, a1, b0, b1 in (
-        (old[0], old[0] + old[2], new[0], new[0] + new[2]),
-        (old[1], old[1] + old[3], new[1], new[1] + new[3]),
-    ):
-        d0, d1 = b0 - a0, b1 - a1
-        if d0 * d1 >= 0:
-            out.append(float(d0 if abs(d0) >= abs(d1) else d1))
-        else:
+    axes = ((old[0], old[0] + old[2], new[0], new[0] + new[2]), (old[1], old[1] + old[3], new[1], new[1] + new[3]))
+    for k, (a0, a1, b0, b1) in enumerate(axes):
+        d0, d1 = float(b0 - a0), float(b1 - a1)
+        if d0 * d1 < 0:
             out.append((d0 + d1) / 2)
+        elif predicted is None:
+            out.append(d0 if abs(d0) >= abs(d1) else d1)
+        else:
+            p = predicted[k]
+            out.append(d0 if abs(d0 - p) <= abs(d1 - p) else d1)
     return (out[0], out[1])
 
 
@@ -307,7 +315,7 @@ class RegionTracker:
         fragment_ratio: float = DEFAULT_FRAGMENT_RATIO,
         trail_length: int = 20,
         smooth_outline: float = 0.0,
-        min_hits: int = 1,
+        min_hits: int = 2,
         min_area: int = DEFAULT_MIN_AREA,
         min_area_fraction: float = 0.001,
         simplify_tolerance: float = DEFAULT_SIMPLIFY_TOLERANCE,
@@ -668,7 +676,7 @@ class RegionTracker:
             if clean:
                 d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
             elif len(parts) == len(tr.parts) and 0.75 <= ratio <= 1 / 0.75:
-                e = _edge_displacement(union_bbox(tr.parts), union_bbox(parts))
+                e = _edge_displacement(union_bbox(tr.parts), union_bbox(parts), d if tr.hits >= 5 else None)
                 if math.hypot(*e) <= 0.25 * tr.size:
                     d = e
             tr.anchor = (tr.anchor[0] + d[0], tr.anchor[1] + d[1])
