@@ -81,7 +81,7 @@ class ConstantVelocity:
         the centroid jumps for reasons other than motion)."""
         self.predict(t)
         self.x, self.y = float(xy[0]), float(xy[1])
-        self.p00 = self.r
+        self.p00, self.p01 = self.r, 0.0  # the position is known again, uncorrelated with the velocity
 
     def hold(self, t: float, box: tuple[int, int, int, int]) -> None:
         """Predict to ``t`` but stay inside ``box`` ``(x, y, w, h)``; an axis that hits the box stops moving

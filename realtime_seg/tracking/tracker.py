@@ -74,6 +74,11 @@ PARTIAL_AREA = 0.6
 #: a piece that brings an object seen at under COMPLETE_BELOW of its remembered area to at most COMPLETE_UP_TO
 #: of it is the object's missing part
 COMPLETE_BELOW = 0.85
+#: largest deviation (share of the object's size) of a box edge's displacement from the prediction
+#: that counts as motion (more is a part appearing, vanishing or merging)
+MAX_EDGE_SURPRISE = 0.05
+#: seconds: a track born next to another that merges back into it within this time was a piece of it
+FRAGMENT_LIFE = 2.0
 COMPLETE_UP_TO = 1.25
 
 
@@ -188,7 +193,8 @@ class _Track:
     origin: tuple[int, int]
     area: int
     centroid: tuple[float, float]  # where the footprint was measured
-    anchor: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _advance)
+    anchor: tuple[float, float] = (0.0, 0.0)  # where ``pos`` was when the footprint was measured
+    pos: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _follow)
     size: float = 0.0  # sqrt(area), slow to shrink: the object's size while a part of it is hidden
     hist: np.ndarray | None = None
     id: int | None = None
@@ -196,6 +202,9 @@ class _Track:
     missed: int = 0
     lost_since: float | None = None  # None: seen in the last frame or held
     host: _Track | None = None  # set while held inside another track's object
+    host_box: tuple[int, int, int, int] | None = None  # the host's region's box when last held
+    born_near: _Track | None = None  # the track it appeared next to (a piece that split off it?)
+    t_born: float = 0.0
     held_since: float = 0.0
     trail: deque[tuple[float, float]] = field(default_factory=deque)
     smoother: OutlineSmoother | None = None
@@ -240,26 +249,33 @@ def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int,
 
 
 def _edge_displacement(
-    old: tuple[int, int, int, int], new: tuple[int, int, int, int], predicted: tuple[float, float] | None
+    old: tuple[int, int, int, int],
+    new: tuple[int, int, int, int],
+    predicted: tuple[float, float] | None,
+    distinct: bool = False,
 ) -> tuple[float, float]:
     """Per axis, the displacement of the box edge that moved freely, when the box changed size.
 
-    A hiding edge (an occluder, the frame border) stands still or jumps, the free edge moves with the
-    object: the edge whose displacement is nearer the ``predicted`` one, or, with no prediction yet,
-    the one that moved more. When the edges moved in opposite directions (growing or shrinking about the
-    centre, e.g. walking towards the camera) the centre's displacement.
+    A hiding edge (an occluder, the frame border, another object merged with this one) stands still,
+    jumps or moves its own way; the free edge moves with the object: the edge whose displacement is nearer
+    the ``predicted`` one. With no prediction yet, the one that moved more, or the centre's displacement
+    when they moved in opposite directions (growing or shrinking about the centre). ``distinct``: for a
+    track held inside another's region, an axis on which both edges moved alike moved with the other.
     """
     out = []
     axes = ((old[0], old[0] + old[2], new[0], new[0] + new[2]), (old[1], old[1] + old[3], new[1], new[1] + new[3]))
     for k, (a0, a1, b0, b1) in enumerate(axes):
         d0, d1 = float(b0 - a0), float(b1 - a1)
-        if d0 * d1 < 0:
-            out.append((d0 + d1) / 2)
-        elif predicted is None:
-            out.append(d0 if abs(d0) >= abs(d1) else d1)
-        else:
+        if predicted is not None:
             p = predicted[k]
-            out.append(d0 if abs(d0 - p) <= abs(d1 - p) else d1)
+            if distinct and abs(d0 - d1) <= 1:  # the box moved as a whole: the other object's motion, not ours
+                out.append(p)
+            else:
+                out.append(d0 if abs(d0 - p) <= abs(d1 - p) else d1)
+        elif d0 * d1 < 0:
+            out.append((d0 + d1) / 2)
+        else:
+            out.append(d0 if abs(d0) >= abs(d1) else d1)
     return (out[0], out[1])
 
 
@@ -304,7 +320,7 @@ class RegionTracker:
         self,
         *,
         max_lost_s: float = 1.0,
-        max_held_s: float = 10.0,
+        max_held_s: float = 5.0,
         iou_threshold: float = 0.1,
         max_centroid_distance: float = 100.0,
         gate_ratio: float = 1.0,
@@ -461,7 +477,7 @@ class RegionTracker:
                 if id(u) not in taken
                 and u.class_id == o.group.class_id
                 and u.id is not None
-                and self._cover(u, o, preds[id(u)]) >= self.merge_cover
+                and (u.host is tr or self._cover(u, o, preds[id(u)]) >= self.merge_cover)
             ]
             if not merged:
                 continue
@@ -476,10 +492,10 @@ class RegionTracker:
                     taken.add(id(tr))
             for u in merged:
                 taken.add(id(u))
-                if u.area >= self.fragment_ratio * min(oldest.area, o.area - u.area):
+                if u.born_near is not None and u.born_near in (oldest, tr) and t - u.t_born < FRAGMENT_LIFE:
+                    dropped.add(id(u))  # a piece of this object that split off for a while and came back: it ends
+                else:
                     held_now[id(u)] = oldest
-                else:  # a piece of the same object that came back (it should not have had an id): it ends
-                    dropped.add(id(u))
 
         # fragments: an unmatched object that is small next to a matched one of its class and near it
         owned_obj = {id(tr): j for j, tr in owner.items()}
@@ -507,9 +523,12 @@ class RegionTracker:
                     tr.held_since = t
                 tr.host, tr.lost_since = host, None
                 hj = owned_obj.get(id(host))
-                bx, by, bw, bh = objs[hj].bbox if hj is not None else union_bbox(host.parts)
-                ox, oy = round(tr.anchor[0] - tr.centroid[0]), round(tr.anchor[1] - tr.centroid[1])
-                tr.kf.hold(t, (bx + ox, by + oy, bw, bh))
+                box = objs[hj].bbox if hj is not None else union_bbox(host.parts)
+                prev_box = tr.host_box if tr.host_box is not None else union_bbox(tr.parts)
+                self._follow(
+                    tr, t, prev_box, box, None, True, held=True
+                )  # the edge of the merged region that is its own
+                tr.host_box = box
                 tr.missed += 1
                 if t - tr.held_since <= self.max_held_s:
                     survivors.append(tr)
@@ -524,6 +543,7 @@ class RegionTracker:
             # else: a tentative track missed a frame: dropped
         for o in new_objs:
             tr = self._new_track(o, t)
+            tr.born_near = self._neighbour(o, objs, owner)
             survivors.append(tr)
         self._tracks = survivors
         self._frame += 1
@@ -620,6 +640,18 @@ class RegionTracker:
                 cost[a, b] = c
         return cost
 
+    def _neighbour(self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track]) -> _Track | None:
+        """The matched track of this class whose object is within ``o``'s fragment distance, if any."""
+        limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
+        best: tuple[float, _Track] | None = None
+        for j, tr in owner.items():
+            m = objs[j]
+            if m.group.class_id == o.group.class_id and tr.id is not None:
+                gap = bbox_gap(o.bbox, m.bbox)
+                if gap <= limit and (best is None or gap < best[0]):
+                    best = (gap, tr)
+        return None if best is None else best[1]
+
     def _fragment_of(
         self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track], preds: dict[int, tuple[float, float]]
     ) -> int | None:
@@ -652,6 +684,36 @@ class RegionTracker:
                 best = (gap, j)
         return None if best is None else best[1]
 
+    def _follow(
+        self,
+        tr: _Track,
+        t: float,
+        old_box: tuple[int, int, int, int],
+        new_box: tuple[int, int, int, int],
+        centroid: tuple[float, float] | None,
+        edges: bool,
+        held: bool = False,
+    ) -> None:
+        """Move the track's anchor by this frame's displacement and update the filter with it.
+
+        The displacement is the centroid's when ``centroid`` is given (the object is whole and unchanged),
+        else that of the box edge nearer the prediction (``edges``: when the box still says something about
+        the object: partly hidden, or merged with another, whose region's far edge is the other's), else
+        the prediction's (parts came or went: no news on the motion).
+        """
+        px, py = tr.kf.predicted(t)
+        d = (px - tr.pos[0], py - tr.pos[1])
+        if centroid is not None:
+            d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
+        elif edges:
+            e = _edge_displacement(old_box, new_box, d if tr.hits >= 5 or held else None, held)
+            if tr.hits < 5 or math.hypot(e[0] - d[0], e[1] - d[1]) <= MAX_EDGE_SURPRISE * tr.size + 2:
+                d = e
+        tr.pos = (tr.pos[0] + d[0], tr.pos[1] + d[1])
+        tr.kf.update(tr.pos, t)
+        if not held:  # the footprint and centroid are measured now, at this point
+            tr.anchor = tr.pos
+
     def _advance(self, tr: _Track, o: _Obj, t: float, merged: bool) -> None:
         parts = o.group.parts if not o.extra else tuple(sorted((*o.group.parts, *o.extra), key=lambda r: -r.area))
         area = o.area + sum(r.area for r in o.extra)
@@ -667,20 +729,15 @@ class RegionTracker:
         whole = area >= PARTIAL_AREA * tr.size * tr.size
         clean = tr.host is None and tr.lost_since is None and len(parts) == len(tr.parts)
         clean = clean and whole and 0.75 <= ratio <= 1 / 0.75
-        if merged or tr.host is not None or tr.lost_since is not None:
+        if tr.host is not None or tr.lost_since is not None:
             tr.kf.jump(centroid, t)
-            tr.anchor = centroid
+            tr.anchor = tr.pos = centroid
         else:
-            px, py = tr.kf.predicted(t)
-            d = (px - tr.anchor[0], py - tr.anchor[1])  # parts came or went: no new information on motion
-            if clean:
-                d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
-            elif len(parts) == len(tr.parts) and 0.75 <= ratio <= 1 / 0.75:
-                e = _edge_displacement(union_bbox(tr.parts), union_bbox(parts), d if tr.hits >= 5 else None)
-                if math.hypot(*e) <= 0.25 * tr.size:
-                    d = e
-            tr.anchor = (tr.anchor[0] + d[0], tr.anchor[1] + d[1])
-            tr.kf.update(tr.anchor, t)
+            clean = clean and not merged
+            edges_only = merged or (len(parts) == len(tr.parts) and 0.75 <= ratio <= 1 / 0.75)
+            prev_box = tr.host_box if tr.host_box is not None else union_bbox(tr.parts)
+            self._follow(tr, t, prev_box, union_bbox(parts), centroid if clean else None, edges_only)
+        tr.host_box = None
         if o.hist is not None and not merged:
             tr.hist = o.hist if tr.hist is None else 0.8 * tr.hist + 0.2 * o.hist
         tr.parts, tr.footprint, tr.origin, tr.area, tr.centroid = parts, fp, origin, area, centroid
@@ -704,12 +761,14 @@ class RegionTracker:
             parts=parts,
             kf=ConstantVelocity(o.centroid, t),
             t_seen=t,
+            t_born=t,
             first_frame=self._frame,
             footprint=o.footprint,
             origin=o.origin,
             area=o.area,
             centroid=o.centroid,
             anchor=o.centroid,
+            pos=o.centroid,
             size=math.sqrt(o.area),
             hist=o.hist,
         )
