@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -114,7 +114,9 @@ def _fetch(names: list[str]) -> dict[str, np.ndarray]:
 
     folder = cache_dir() / "samples" / "scenes"
     out = {}
-    missing = [n for n in names if not _ok(folder / f"{n}.img", BACKGROUNDS[n][1], sha256_file)]
+    missing = [
+        n for n in names if not (folder / f"{n}.img").is_file() or sha256_file(folder / f"{n}.img") != BACKGROUNDS[n][1]
+    ]
     if missing:
         with file_lock(cache_dir() / "samples" / ".lock"):
             members = {m: s for m, s in BACKGROUNDS.values()}
@@ -129,13 +131,6 @@ def _fetch(names: list[str]) -> dict[str, np.ndarray]:
             raise InputError(f"cannot decode scene background {folder / n}.img")
         out[n] = img
     return out
-
-
-def _ok(path: object, sha: str, sha256_file: Callable[..., str]) -> bool:
-    from pathlib import Path
-
-    p = Path(str(path))
-    return p.is_file() and sha256_file(p) == sha
 
 
 @functools.cache
@@ -268,7 +263,7 @@ def _specs() -> dict[str, SceneSpec]:
     specs: dict[str, SceneSpec] = {}
 
     # one person walking, the mask breaking into pieces and flickering all the time
-    a = (Actor(0, 220, 0, 299, (120, 350), (520, 340)),)
+    a: tuple[Actor, ...] = (Actor(0, 220, 0, 299, (120, 350), (520, 340)),)
     specs["fragments"] = SceneSpec(
         "fragments",
         "one person; the mask splits (lower body, side) and flickers for 1-3 frames",
@@ -279,7 +274,10 @@ def _specs() -> dict[str, SceneSpec]:
     )
 
     # two people crossing: they touch and merge into one region, then come apart
-    acts = (Actor(0, 200, 0, 179, (60, 345), (600, 345)), Actor(3, 190, 0, 179, (590, 355), (40, 355)))
+    acts: tuple[Actor, ...] = (
+        Actor(0, 200, 0, 179, (60, 345), (600, 345)),
+        Actor(3, 190, 0, 179, (590, 355), (40, 355)),
+    )
     specs["crossing"] = SceneSpec(
         "crossing",
         "two people cross; their regions merge for about 20 frames and split again; light damage",
@@ -322,7 +320,7 @@ def _specs() -> dict[str, SceneSpec]:
     # three people: two cross in the open, each walks behind a wall section (alone), a third one follows
     acts = (
         Actor(0, 210, 0, 299, (-60, 350), (700, 340)),
-        Actor(1, 170, 0, 150, (700, 330), (-60, 330)),
+        Actor(3, 170, 0, 150, (700, 330), (-60, 330)),
         Actor(2, 190, 180, 299, (-60, 358), (400, 358)),
     )
     specs["group"] = SceneSpec(
