@@ -1,4 +1,7 @@
-"""The ``outline`` effect: tracked region outlines in a colour fixed per id, with "#id class" labels and trails.
+"""The ``outline`` effect: tracked object outlines in a colour fixed per id, with "#id class" labels and trails.
+
+An object in several parts (a person whose arm the mask cut off) is drawn part by part in its one colour,
+with one label.
 
 It draws ``mask.regions`` (the tracker's :class:`~realtime_seg.tracking.TrackedRegion` list, which the
 pipeline fills when a tracker runs; ``needs_tracker`` says so) on a copy of the frame. Because it only
@@ -85,9 +88,12 @@ class OutlineEffect(Effect):
             raise ValueError(f"frame is {fw}x{fh} but the mask is {mask.size_wh[0]}x{mask.size_wh[1]}")
         out = frame.copy()
         items: list[tuple[int | None, Region, np.ndarray, tuple[tuple[float, float], ...], tuple[int, int, int]]] = []
+        extra: list[tuple[Region, tuple[int, int, int]]] = []  # the other parts of objects in several parts
         for item in mask.regions:
             if isinstance(item, TrackedRegion):
-                items.append((item.id, item.region, item.contour, item.trail, id_color_bgr(item.id)))
+                color = id_color_bgr(item.id)
+                items.append((item.id, item.region, item.contour, item.trail, color))
+                extra.extend((p, color) for p in item.parts[1:])
             elif isinstance(item, Region):
                 rgb = mask.class_colors_rgb[item.class_id] if item.class_id < len(mask.class_colors_rgb) else (255,) * 3
                 items.append((None, item, item.contour, (), (rgb[2], rgb[1], rgb[0])))
@@ -96,6 +102,8 @@ class OutlineEffect(Effect):
         if self.fill_alpha > 0:
             for _, region, contour, _, color in items:
                 self._fill(out, region, contour, color)
+            for part, color in extra:
+                self._fill(out, part, part.contour, color)
         for _, region, contour, trail, color in items:
             if self.trail and len(trail) > 1:
                 pts = np.round(np.asarray(trail, dtype=np.float64)).astype(np.int32)
@@ -103,6 +111,8 @@ class OutlineEffect(Effect):
             cv2.polylines(out, [contour], True, color, self.thickness, self._line)
             if region.holes:
                 cv2.polylines(out, list(region.holes), True, color, max(1, self.thickness - 1), self._line)
+        for part, color in extra:
+            cv2.polylines(out, [part.contour, *part.holes], True, color, self.thickness, self._line)
         for rid, region, contour, _, color in items:
             parts = []
             if self.show_ids and rid is not None:

@@ -21,7 +21,7 @@ def _tracked_mask() -> tuple[np.ndarray, MaskFrame]:
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 60, size=(240, 320, 3), dtype=np.uint8)  # dark noise: the outlines stand out
     mask = disc_mask(DISCS)
-    tracked = RegionTracker().step(mask, 0.0)
+    tracked = RegionTracker(min_hits=1).step(mask, 0.0)
     return frame, replace(mask, regions=tuple(tracked))
 
 
@@ -61,7 +61,7 @@ def test_colours_are_fixed_per_id() -> None:
 
 
 def test_labels_and_trails_are_drawn() -> None:
-    tracker = RegionTracker()
+    tracker = RegionTracker(min_hits=1)
     for i in range(6):
         mask = disc_mask([(60 + 15 * i, 140, 30)])
         tracked = tracker.step(mask, i / 30)

@@ -15,7 +15,7 @@ from tests.tracking.synth import disc_mask
 
 
 def _sequence() -> list[tuple[int, float, list[TrackedRegion]]]:
-    tracker = RegionTracker(max_lost_s=1.5 / 30)
+    tracker = RegionTracker(min_hits=1, max_lost_s=1.5 / 30)
     frames = []
     for i in range(6):
         discs = [(40 + 10 * i, 100, 25)]
@@ -57,9 +57,11 @@ def test_line_format_matches_the_documented_schema(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert len(lines) == 2
     obj = json.loads(lines[0])
-    assert list(obj) == ["frame", "t", "regions"]
-    assert list(obj["regions"][0]) == ["id", "class", "area", "centroid", "bbox", "polygon"]
-    assert json.loads(lines[1]) == {"frame": 1, "t": 0.04, "regions": []}
+    assert list(obj) == ["schema", "frame", "t", "regions"]
+    assert obj["schema"] == 2
+    assert list(obj["regions"][0]) == ["id", "class", "area", "centroid", "bbox", "polygon", "parts"]
+    assert obj["regions"][0]["parts"][0] == obj["regions"][0]["polygon"]
+    assert json.loads(lines[1]) == {"schema": 2, "frame": 1, "t": 0.04, "regions": []}
 
 
 @pytest.mark.parametrize(

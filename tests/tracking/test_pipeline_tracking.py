@@ -24,7 +24,7 @@ def test_processor_tracks_bright_discs_with_a_tiny_model(tmp_path: Path) -> None
     """Tiny real model (bright = foreground): two bright discs move; ids and outline colours follow them."""
     model = write_user_model(tmp_path, "brightness")
     with open_segmenter(model, "onnxruntime", threads=1) as seg:
-        proc = FrameProcessor(seg, Refiner(RefineConfig(threshold=0.5)), OutlineEffect(), tracker=RegionTracker())
+        proc = FrameProcessor(seg, Refiner(RefineConfig(threshold=0.5)), OutlineEffect(), tracker=RegionTracker(min_hits=1))
         outs = []
         for i in range(6):
             frame = np.full((240, 320, 3), 20, np.uint8)
@@ -49,7 +49,7 @@ def test_shifted_photo_of_a_person_keeps_one_id() -> None:
     every frame; the person keeps one id throughout."""
     photo = load_sample("astronaut")
     h, w = photo.shape[:2]
-    tracker = RegionTracker(smooth_outline=0.5)
+    tracker = RegionTracker(min_hits=1, smooth_outline=0.5)
     with open_segmenter("selfie", "onnxruntime", threads=1) as seg:
         proc = FrameProcessor(seg, Refiner(RefineConfig(threshold=0.5)), create_effect("outline"), tracker=tracker)
         person_ids = []
