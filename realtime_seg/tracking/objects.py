@@ -12,7 +12,7 @@ when the gap between their outlines is
 
 So an arm of 6000 px (about 77 px across) joins a body 38 px away, but two people of about the same size
 are never joined by the second rule: they stay two objects unless they (nearly) touch, which is the
-tracker's merge case. Joining is transitive (union-find). The gap is measured between outline points.
+tracker's merge case. Joining is transitive (union-find). The gap is measured between the outlines.
 """
 
 from __future__ import annotations
@@ -123,13 +123,28 @@ def bbox_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return math.hypot(dx, dy)
 
 
+def _points_to_polygon(p: np.ndarray, poly: np.ndarray) -> float:
+    """Smallest distance from any of the points ``p`` (N, 2) to the closed polyline ``poly`` (M, 2)."""
+    s0 = poly
+    s1 = np.roll(poly, -1, axis=0)
+    seg = s1 - s0  # (M, 2)
+    rel = p[:, None, :] - s0[None, :, :]  # (N, M, 2)
+    den = (seg * seg).sum(axis=1)
+    den[den == 0] = 1.0
+    t = np.clip((rel * seg[None]).sum(axis=2) / den[None], 0.0, 1.0)
+    d = rel - t[:, :, None] * seg[None]
+    return float(np.sqrt((d * d).sum(axis=2).min()))
+
+
 def outline_gap(a: Region, b: Region) -> float:
-    """Smallest distance between the outline points of two regions (about the gap between them, in px)."""
-    pa = a.contour.astype(np.float32)
-    pb = b.contour.astype(np.float32)
-    # only the points facing the other region matter: those within the other's box grown by the box gap
-    d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
-    return float(math.sqrt(float(d2.min())))
+    """Smallest distance between the outlines of two regions (the gap between them, in px).
+
+    Measured from each outline's points to the other's edges, so long straight edges facing each other
+    count, not just their corners.
+    """
+    pa = a.contour.astype(np.float64)
+    pb = b.contour.astype(np.float64)
+    return min(_points_to_polygon(pa, pb), _points_to_polygon(pb, pa))
 
 
 def join_threshold(large: Region, small: Region, join_gap: float, relative_gap: float, fragment_ratio: float) -> float:

@@ -24,7 +24,9 @@ def test_processor_tracks_bright_discs_with_a_tiny_model(tmp_path: Path) -> None
     """Tiny real model (bright = foreground): two bright discs move; ids and outline colours follow them."""
     model = write_user_model(tmp_path, "brightness")
     with open_segmenter(model, "onnxruntime", threads=1) as seg:
-        proc = FrameProcessor(seg, Refiner(RefineConfig(threshold=0.5)), OutlineEffect(), tracker=RegionTracker(min_hits=1))
+        proc = FrameProcessor(
+            seg, Refiner(RefineConfig(threshold=0.5)), OutlineEffect(), tracker=RegionTracker(min_hits=1)
+        )
         outs = []
         for i in range(6):
             frame = np.full((240, 320, 3), 20, np.uint8)
