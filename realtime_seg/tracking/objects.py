@@ -123,10 +123,24 @@ def bbox_gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return math.hypot(dx, dy)
 
 
-def _points_to_polygon(p: np.ndarray, poly: np.ndarray) -> float:
-    """Smallest distance from any of the points ``p`` (N, 2) to the closed polyline ``poly`` (M, 2)."""
+def _points_to_polygon(p: np.ndarray, poly: np.ndarray, within: float = math.inf) -> float:
+    """Smallest distance from any of the points ``p`` (N, 2) to the closed polyline ``poly`` (M, 2).
+
+    Only the edges within ``within`` of the points' box are looked at (``inf`` when none is).
+    """
     s0 = poly
     s1 = np.roll(poly, -1, axis=0)
+    if math.isfinite(within):
+        lo, hi = p.min(axis=0) - within, p.max(axis=0) + within
+        keep = (
+            (np.minimum(s0[:, 0], s1[:, 0]) <= hi[0])
+            & (np.maximum(s0[:, 0], s1[:, 0]) >= lo[0])
+            & (np.minimum(s0[:, 1], s1[:, 1]) <= hi[1])
+            & (np.maximum(s0[:, 1], s1[:, 1]) >= lo[1])
+        )
+        if not keep.any():
+            return math.inf
+        s0, s1 = s0[keep], s1[keep]
     seg = s1 - s0  # (M, 2)
     rel = p[:, None, :] - s0[None, :, :]  # (N, M, 2)
     den = (seg * seg).sum(axis=1)
@@ -136,15 +150,31 @@ def _points_to_polygon(p: np.ndarray, poly: np.ndarray) -> float:
     return float(np.sqrt((d * d).sum(axis=2).min()))
 
 
-def outline_gap(a: Region, b: Region) -> float:
+def outline_gap(a: Region, b: Region, within: float = math.inf) -> float:
     """Smallest distance between the outlines of two regions (the gap between them, in px).
 
     Measured from each outline's points to the other's edges, so long straight edges facing each other
-    count, not just their corners.
+    count, not just their corners. Only points within ``within`` px of the other's box are looked at
+    (a larger gap is reported as ``inf``).
     """
     pa = a.contour.astype(np.float64)
     pb = b.contour.astype(np.float64)
-    return min(_points_to_polygon(pa, pb), _points_to_polygon(pb, pa))
+    if math.isfinite(within):
+        pa, pb = _near_box(pa, b.bbox, within), _near_box(pb, a.bbox, within)
+        if len(pa) == 0 and len(pb) == 0:
+            return math.inf
+    d = math.inf
+    if len(pa):
+        d = _points_to_polygon(pa, b.contour.astype(np.float64), within)
+    if len(pb):
+        d = min(d, _points_to_polygon(pb, a.contour.astype(np.float64), within))
+    return d
+
+
+def _near_box(p: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
+    x, y, w, h = box
+    keep = (p[:, 0] >= x - margin) & (p[:, 0] <= x + w + margin) & (p[:, 1] >= y - margin) & (p[:, 1] <= y + h + margin)
+    return p[keep]
 
 
 def join_threshold(large: Region, small: Region, join_gap: float, relative_gap: float, fragment_ratio: float) -> float:
@@ -185,7 +215,7 @@ def group_regions(
                 ri, rj = find(i), find(j)
                 if ri == rj:
                     continue
-                if outline_gap(rs[i], rs[j]) <= thr:
+                if outline_gap(rs[i], rs[j], within=thr + 1) <= thr:
                     parent[max(ri, rj)] = min(ri, rj)
         members: dict[int, list[Region]] = {}
         for i, r in enumerate(rs):
@@ -206,15 +236,19 @@ def _finder(parent: list[int]) -> Callable[[int], int]:
     return find
 
 
-def color_histogram(frame: np.ndarray, footprint: np.ndarray, origin: tuple[int, int], step: int) -> np.ndarray | None:
+def color_histogram(
+    frame: np.ndarray, footprint: np.ndarray, origin: tuple[int, int], step: int, samples: int = 400
+) -> np.ndarray | None:
     """A 64-bin (4x4x4 BGR) colour histogram of the frame's pixels under a footprint, normalised to sum 1.
 
-    It samples one pixel per footprint cell, so it costs about as much as the footprint has cells.
-    ``None`` when no cell falls inside the frame.
+    It samples one pixel per footprint cell, thinned to about ``samples`` cells on a regular grid, so it
+    costs the same for a large object as for a small one. ``None`` when no cell falls inside the frame.
     """
-    ys, xs = np.nonzero(footprint)
-    ys = ys * step + origin[1] * step
-    xs = xs * step + origin[0] * step
+    stride = max(1, int(math.sqrt(footprint.size / samples)))
+    fp = footprint[::stride, ::stride] if stride > 1 else footprint
+    ys, xs = np.nonzero(fp)
+    ys = (ys * stride + origin[1]) * step
+    xs = (xs * stride + origin[0]) * step
     h, w = frame.shape[:2]
     keep = (ys < h) & (xs < w) & (ys >= 0) & (xs >= 0)
     if not keep.all():

@@ -50,7 +50,6 @@ from realtime_seg.tracking.objects import (
     color_histogram,
     group_centroid,
     group_regions,
-    histogram_distance,
     union_bbox,
     union_footprint,
 )
@@ -77,6 +76,8 @@ COMPLETE_BELOW = 0.85
 #: largest deviation (share of the object's size) of a box edge's displacement from the prediction
 #: that counts as motion (more is a part appearing, vanishing or merging)
 MAX_EDGE_SURPRISE = 0.05
+#: frames between refreshes of a track's colour histogram
+HIST_EVERY = 6
 #: seconds: a track born next to another that merges back into it within this time was a piece of it
 FRAGMENT_LIFE = 2.0
 COMPLETE_UP_TO = 1.25
@@ -231,8 +232,25 @@ class _Obj:
     area: int
     centroid: tuple[float, float]
     bbox: tuple[int, int, int, int]
-    hist: np.ndarray | None
+    frame: np.ndarray | None
+    step: int
     extra: list[Region] = field(default_factory=list)  # fragments taken on after the assignment
+    _hist: np.ndarray | None = None
+    _hist_done: bool = False
+
+    def hist(self) -> np.ndarray | None:
+        """The colour histogram (square roots of the bin shares), computed on first use; None without a frame."""
+        if not self._hist_done:
+            self._hist_done = True
+            if self.frame is not None:
+                h = color_histogram(self.frame, self.footprint, self.origin, self.step)
+                self._hist = None if h is None else np.sqrt(h)
+        return self._hist
+
+
+def _normalized(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
 
 
 def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int, int]) -> int:
@@ -562,8 +580,7 @@ class RegionTracker:
 
     def _obj(self, g: RegionGroup, frame: np.ndarray | None) -> _Obj:
         fp, origin = g.footprint()
-        hist = color_histogram(frame, fp, origin, self.footprint_step) if frame is not None else None
-        return _Obj(g, fp, origin, int(np.count_nonzero(fp)), g.area, g.centroid, g.bbox, hist)
+        return _Obj(g, fp, origin, int(np.count_nonzero(fp)), g.area, g.centroid, g.bbox, frame, self.footprint_step)
 
     def _left_frame(self, tr: _Track, pred: tuple[float, float]) -> bool:
         """Whether a lost track is predicted outside the frame (it walked out: its id is not kept)."""
@@ -621,11 +638,6 @@ class RegionTracker:
                 if overlap and n and o.cells:
                     inter = _covered(tr.footprint, origin, o.footprint, o.origin)
                     iou = inter / (n + o.cells - inter)
-                app = (
-                    histogram_distance(tr.hist, o.hist)
-                    if tr.hist is not None and o.hist is not None and self.appearance_weight > 0
-                    else None
-                )
                 if iou >= self.iou_threshold:
                     c = 1.0 - iou
                 elif gate > 0:
@@ -635,9 +647,15 @@ class RegionTracker:
                     c = 1.0 + d / gate
                 else:
                     continue
-                if app is not None:
-                    c += self.appearance_weight * app
                 cost[a, b] = c
+        if self.appearance_weight > 0:
+            # appearance decides between candidates: only where a track or an object has more than one
+            valid = cost < _INVALID
+            rows, cols = np.nonzero(valid & ((valid.sum(axis=1) > 1)[:, None] | (valid.sum(axis=0) > 1)[None, :]))
+            for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
+                ht, ho = tracks[a].hist, objs[b].hist()
+                if ht is not None and ho is not None:
+                    cost[a, b] += self.appearance_weight * math.sqrt(max(0.0, 1.0 - float(ht @ ho)))
         return cost
 
     def _neighbour(self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track]) -> _Track | None:
@@ -738,8 +756,11 @@ class RegionTracker:
             prev_box = tr.host_box if tr.host_box is not None else union_bbox(tr.parts)
             self._follow(tr, t, prev_box, union_bbox(parts), centroid if clean else None, edges_only)
         tr.host_box = None
-        if o.hist is not None and not merged:
-            tr.hist = o.hist if tr.hist is None else 0.8 * tr.hist + 0.2 * o.hist
+        # the appearance changes slowly: refresh it every few frames (and never from a merged region)
+        if not merged and (tr.hist is None or tr.hits % HIST_EVERY == 0):
+            h = o.hist()
+            if h is not None:
+                tr.hist = h if tr.hist is None else _normalized(0.7 * tr.hist + 0.3 * h)
         tr.parts, tr.footprint, tr.origin, tr.area, tr.centroid = parts, fp, origin, area, centroid
         tr.size = max(math.sqrt(area), SIZE_DECAY * tr.size)
         tr.t_seen = t
@@ -770,7 +791,7 @@ class RegionTracker:
             anchor=o.centroid,
             pos=o.centroid,
             size=math.sqrt(o.area),
-            hist=o.hist,
+            hist=o.hist(),
         )
         tr.trail = deque([o.centroid], maxlen=max(self.trail_length, 1))
         if self.smooth_outline > 0:
