@@ -113,7 +113,11 @@ class OutlineEffect(Effect):
                 cv2.polylines(out, list(region.holes), True, color, max(1, self.thickness - 1), self._line)
         for part, color in extra:
             cv2.polylines(out, [part.contour, *part.holes], True, color, self.thickness, self._line)
-        for rid, region, contour, _, color in items:
+        tops = {id(item): _top_part(item) for item in mask.regions if isinstance(item, TrackedRegion)}
+        for (rid, region, contour, _, color), item in zip(items, mask.regions, strict=True):
+            top = tops.get(id(item))
+            if top is not None:
+                contour = top
             parts = []
             if self.show_ids and rid is not None:
                 parts.append(f"#{rid}")
@@ -153,6 +157,13 @@ class OutlineEffect(Effect):
         cv2.rectangle(out, (x, y - th - 3), (x + tw + 4, y + base - 1), color, cv2.FILLED)
         dark = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)
         cv2.putText(out, text, (x + 2, y - 1), _FONT, _FONT_SCALE, dark, 1, self._line)
+
+
+def _top_part(tr: TrackedRegion) -> np.ndarray | None:
+    """The outline of the part that reaches highest (the label goes above the object, not mid-body)."""
+    if len(tr.parts) == 1:
+        return None
+    return min(tr.parts, key=lambda p: p.bbox[1]).contour
 
 
 @lru_cache(maxsize=4096)
