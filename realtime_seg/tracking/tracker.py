@@ -487,11 +487,12 @@ class RegionTracker:
         taken = {id(tr) for tr in owner.values()}
         held_now: dict[int, _Track] = {}  # id(track) -> host
         dropped: set[int] = set()
+        free = [u for u in self._tracks if id(u) not in taken and u.id is not None]
         for j, tr in list(owner.items()):
             o = objs[j]
             merged = [
                 u
-                for u in self._tracks
+                for u in free
                 if id(u) not in taken
                 and u.class_id == o.group.class_id
                 and u.id is not None
