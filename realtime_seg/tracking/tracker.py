@@ -193,6 +193,7 @@ class _Track:
     footprint: np.ndarray
     origin: tuple[int, int]
     area: int
+    cells: int  # footprint cells set
     centroid: tuple[float, float]  # where the footprint was measured
     anchor: tuple[float, float] = (0.0, 0.0)  # where ``pos`` was when the footprint was measured
     pos: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _follow)
@@ -603,7 +604,7 @@ class RegionTracker:
         )
 
     def _cover(self, tr: _Track, o: _Obj, pred: tuple[float, float]) -> float:
-        n = int(np.count_nonzero(tr.footprint))
+        n = tr.cells
         if n == 0:
             return 0.0
         return _covered(tr.footprint, self._shift(tr, pred), o.footprint, o.origin) / n
@@ -625,7 +626,7 @@ class RegionTracker:
             px, py = preds[id(tr)]
             origin = self._shift(tr, (px, py))
             th, tw = tr.footprint.shape
-            n = int(np.count_nonzero(tr.footprint))
+            n = tr.cells
             if tr.lost_since is not None and t - tr.lost_since > self.max_lost_s:
                 continue  # lost for too long: retired at the end of this frame
             gate = self._gate(tr, t)
@@ -763,6 +764,7 @@ class RegionTracker:
             if h is not None:
                 tr.hist = h if tr.hist is None else _normalized(0.7 * tr.hist + 0.3 * h)
         tr.parts, tr.footprint, tr.origin, tr.area, tr.centroid = parts, fp, origin, area, centroid
+        tr.cells = o.cells if not o.extra else int(np.count_nonzero(fp))
         tr.size = max(math.sqrt(area), SIZE_DECAY * tr.size)
         tr.t_seen = t
         tr.hits += 1
@@ -786,6 +788,7 @@ class RegionTracker:
             t_born=t,
             first_frame=self._frame,
             footprint=o.footprint,
+            cells=o.cells,
             origin=o.origin,
             area=o.area,
             centroid=o.centroid,
