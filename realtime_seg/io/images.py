@@ -25,6 +25,13 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
+def alpha_u8(alpha: np.ndarray) -> np.ndarray:
+    """A float alpha in [0, 1] as 8-bit grey (rounded, clipped); uint8 passes through unchanged."""
+    if alpha.dtype == np.uint8:
+        return alpha
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def write_image_atomic(path: Path, image: np.ndarray) -> Path:
     """Encode ``image`` by the file extension and write it under ``path`` only when complete."""
     path = Path(path)
