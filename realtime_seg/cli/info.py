@@ -78,9 +78,9 @@ def collect() -> dict[str, str]:
     import numpy as np
     import onnxruntime as ort
 
-    from realtime_seg.backends.engine_cache import default_engine_dir
     from realtime_seg.backends.select import choose_backend
     from realtime_seg.backends.tensorrt import probe_details, trt_flavour
+    from realtime_seg.backends.tensorrt.engine_cache import default_engine_dir
 
     info = {
         "realtime-seg": __version__,

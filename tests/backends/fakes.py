@@ -1,4 +1,4 @@
-"""Stand-ins for ``tensorrt`` and ``pycuda.driver``, which need NVIDIA hardware this CI does not have.
+"""Stand-ins for ``tensorrt`` and ``pycuda.driver`` (``fakes_cudart.py``: cuda-python), because no GPU exists here.
 
 They are injected through ``sys.modules`` so OUR code (the builder, the engine cache, ``PycudaApi`` and the
 runtime) runs unchanged against them. The stand-ins only do what TensorRT and CUDA are documented to do
@@ -7,6 +7,22 @@ parsers/pyOnnx.cpp, and pycuda's wrap_cudadrv.cpp), keep a journal of calls so t
 calls, and
 emulate a device with host memory: "device" buffers are numpy arrays keyed by a fake pointer, and the
 fake engine computes ``output = mean over the input's channels`` so results are checkable.
+
+Checked against NVIDIA's and inducer's sources (NVIDIA/TensorRT tags v10.0.0, v10.8.0, v10.9.0, v10.16, v11.0,
+v11.1; inducer/pycuda at 19bed90, March 2026):
+
+* ``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` is 1 on 10.x (``kEXPLICIT_BATCH`` is 0) and 0 on 11.x
+  (``include/NvInfer.h``); the Python binding keeps the name on 11 (``python/src/infer/pyCore.cpp``).
+* ``BuilderFlag.FP16`` is 0 and ``VERSION_COMPATIBLE`` 13 on 10.x; 11.x has no FP16 and ``VERSION_COMPATIBLE``
+  is 12 there.
+* ``HardwareCompatibilityLevel.SAME_COMPUTE_CAPABILITY`` (2) exists from v10.9.0, not in v10.8.0.
+* ``DataType``: FLOAT 0, HALF 1, INT8 2, INT32 3, BOOL 4, UINT8 5, FP8 6, BF16 7, INT64 8, INT4 9, FP4 10
+  (``include/NvInferRuntimeBase.h``); ``trt.nptype`` raises ``TypeError`` for a type numpy lacks
+  (``python/packaging/bindings_wheel/tensorrt/__init__.py``).
+* pycuda (``src/cpp/cuda.hpp``): pycuda keeps its own per-thread context stack and keeps only its top on CUDA's
+  stack; ``Context.pop`` pops both; ``detach`` of a non-current context in its own thread pushes it, then
+  ``cuDevicePrimaryCtxRelease`` (which never pops); ``detach`` of the current one releases without popping
+  CUDA's stack and drops it from pycuda's.
 """
 
 from __future__ import annotations
@@ -14,6 +30,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
 import types
 from typing import Any
 
@@ -34,13 +51,22 @@ class Journal(list):
 
 
 class FakeDevice:
-    """Device memory: pointer -> byte array."""
+    """Device memory (pointer -> byte array) and CUDA's per-thread context stacks."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.mem: dict[int, np.ndarray] = {}
         self._ptrs = itertools.count(0x1000, 0x1000)
-        self.context_stack: list[str] = []
+        self._stacks: dict[int, list[Any]] = {}
+        self.runtime_bound: set[int] = set()  # threads where cudaSetDevice bound the primary context
+        self.retains = 0  # cuDevicePrimaryCtxRetain minus cuDevicePrimaryCtxRelease
+        self.capturing: dict[int, list[Any]] = {}  # stream handle -> captured operations
+        self.last_error = 0  # the runtime's sticky error (cudaGetLastError returns and clears it)
+
+    @property
+    def context_stack(self) -> list[Any]:
+        """CUDA's context stack of the calling thread."""
+        return self._stacks.setdefault(threading.get_ident(), [])
 
     def alloc(self, nbytes: int) -> int:
         ptr = next(self._ptrs)
@@ -48,8 +74,16 @@ class FakeDevice:
         return ptr
 
     def require_context(self, what: str) -> None:
-        if not self.context_stack:
+        if not self.context_stack and threading.get_ident() not in self.runtime_bound:
             raise AssertionError(f"{what} without a current CUDA context")
+
+    def on_stream(self, stream: int, op: Any) -> None:
+        """Run ``op`` now, or record it when ``stream`` is being captured into a graph."""
+        captured = self.capturing.get(stream)
+        if captured is None:
+            op()
+        else:
+            captured.append(op)
 
 
 # -- pycuda.driver -------------------------------------------------------------------------------------
@@ -62,17 +96,64 @@ def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tu
     class Error(Exception):
         pass
 
+    pystacks: dict[int, list[Ctx]] = {}  # pycuda's own per-thread stack (context_stack::get())
+
+    def pystack() -> list[Ctx]:
+        return pystacks.setdefault(threading.get_ident(), [])
+
+    def current_context(except_: Ctx | None = None) -> Ctx | None:
+        stack = pystack()
+        while stack:
+            top = stack[-1]
+            if top is not except_ and top.valid:
+                return top
+            stack.pop()
+        return None
+
+    def prepare_context_switch() -> None:
+        if pystack():
+            device.context_stack.pop()  # cuCtxPopCurrent
+
     class Ctx:
-        def push(self) -> None:
+        """A primary context as pycuda's ``primary_context`` handles it (see the module docstring)."""
+
+        def __init__(self) -> None:
+            self.valid = True
+            self.thread = threading.get_ident()
+            device.retains += 1
+
+        def push(self) -> None:  # context_push
             j.append(("push",))
-            device.context_stack.append("primary")
+            prepare_context_switch()
+            device.context_stack.append(self)
+            pystack().append(self)
 
-        def pop(self) -> None:
+        @staticmethod
+        def pop() -> None:  # context::pop
             j.append(("pop",))
-            device.context_stack.pop()
+            prepare_context_switch()
+            if not pystack():
+                raise Error("context::pop failed: invalid device context - cannot pop non-current context")
+            pystack().pop()
+            current = current_context()
+            if current is not None:
+                device.context_stack.append(current)
 
-        def detach(self) -> None:
+        def detach(self) -> None:  # context::detach with primary_context::detach_internal
             j.append(("detach",))
+            if not self.valid:
+                raise Error("context::detach failed: invalid device context - cannot detach from invalid context")
+            active = current_context() is self
+            if active:
+                device.retains -= 1  # cuDevicePrimaryCtxRelease: no pop
+            elif self.thread == threading.get_ident():
+                device.context_stack.append(self)  # cuCtxPushCurrent
+                device.retains -= 1
+            self.valid = False
+            if active:
+                new = current_context(self)
+                if new is not None:
+                    device.context_stack.append(new)
 
     class Device:
         def __init__(self, index: int) -> None:
@@ -107,6 +188,9 @@ def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tu
 
         def __del__(self) -> None:
             j.append(("stream_destroy", bool(device.context_stack)))
+
+        def __int__(self) -> int:
+            return self.handle
 
     class Event:
         def __init__(self) -> None:
@@ -190,8 +274,13 @@ def make_fake_trt(
     *,
     parse_errors: list[tuple[int, str, str, str]] | None = None,
     fail_build: bool = False,
+    uncapturable: bool = False,
 ) -> types.ModuleType:
-    """A ``tensorrt`` module. Version "11.x" lacks ``BuilderFlag.FP16``, as TensorRT 11 does."""
+    """A ``tensorrt`` module of ``version``'s API (see the module docstring for the enum values).
+
+    ``uncapturable``: the engine holds an op that cannot run under stream capture, so ``execute_async_v3`` on a
+    capturing stream invalidates the capture and returns False (as TensorRT does; trtexec then falls back).
+    """
     j = device.journal
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version  # type: ignore[attr-defined]
@@ -223,18 +312,32 @@ def make_fake_trt(
     def detach_logger() -> None:
         global_logger["live"] -= 1
 
-    flags = {"VERSION_COMPATIBLE": 10}
+    minor = int(version.split(".")[1])
+    # values from include/NvInfer.h / NvInferRuntimeBase.h at the tags named in the module docstring
+    flags = {"VERSION_COMPATIBLE": 13} if major < 11 else {"VERSION_COMPATIBLE": 12}
     if major < 11:
-        flags["FP16"] = 1
+        flags["FP16"] = 0
+    hw_levels = {"NONE": 0, "AMPERE_PLUS": 1}
+    if (major, minor) >= (10, 9):
+        hw_levels["SAME_COMPUTE_CAPABILITY"] = 2
+    data_types = {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "FP8": 6, "BF16": 7}
+    data_types.update(INT64=8, INT4=9, FP4=10)
     trt.ILogger = ILogger  # type: ignore[attr-defined]
     trt.IProgressMonitor = IProgressMonitor  # type: ignore[attr-defined]
-    trt.NetworkDefinitionCreationFlag = _Enum(STRONGLY_TYPED=5)  # type: ignore[attr-defined]
+    trt.NetworkDefinitionCreationFlag = _Enum(STRONGLY_TYPED=1 if major < 11 else 0)  # type: ignore[attr-defined]
     trt.BuilderFlag = _Enum(**flags)  # type: ignore[attr-defined]
     trt.MemoryPoolType = _Enum(WORKSPACE=0)  # type: ignore[attr-defined]
-    trt.HardwareCompatibilityLevel = _Enum(NONE=0, AMPERE_PLUS=1, SAME_COMPUTE_CAPABILITY=2)  # type: ignore[attr-defined]
+    trt.HardwareCompatibilityLevel = _Enum(**hw_levels)  # type: ignore[attr-defined]
     trt.TensorIOMode = _Enum(NONE=0, INPUT=1, OUTPUT=2)  # type: ignore[attr-defined]
-    trt.DataType = _Enum(FLOAT=0, HALF=1)  # type: ignore[attr-defined]
-    trt.nptype = lambda dt: {0: np.float32, 1: np.float16}[dt]  # type: ignore[attr-defined]
+    trt.DataType = _Enum(**data_types)  # type: ignore[attr-defined]
+    numpy_of = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_, 5: np.uint8, 8: np.int64}
+
+    def nptype(dt: int) -> Any:
+        if dt in numpy_of:
+            return numpy_of[dt]
+        raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
+
+    trt.nptype = nptype  # type: ignore[attr-defined]
 
     class Network:
         def __init__(self, flags: int) -> None:
@@ -383,14 +486,22 @@ def make_fake_trt(
 
         def execute_async_v3(self, stream: int) -> bool:
             device.require_context("enqueueV3")
-            j.append(("execute", stream))
+            j.append(("execute", stream, stream in device.capturing))
+            if uncapturable and stream in device.capturing:
+                device.capturing[stream].append(None)  # invalidated: cudaStreamEndCapture will fail
+                device.last_error = 901  # cudaErrorStreamCaptureInvalidated
+                return False
             in_name = self.engine.meta["input"]
             shape = self.shapes[in_name]
             count = int(np.prod(shape))
-            x = device.mem[self.addresses[in_name]].view(np.float32)[:count].reshape(shape)
-            y = x.mean(axis=1, keepdims=True).astype(np.float32)
-            out = device.mem[self.addresses["probability"]].view(np.float32)
-            out[: y.size] = y.ravel()
+            x_mem, out_mem = device.mem[self.addresses[in_name]], device.mem[self.addresses["probability"]]
+
+            def compute() -> None:
+                x = x_mem.view(np.float32)[:count].reshape(shape)
+                y = x.mean(axis=1, keepdims=True).astype(np.float32)
+                out_mem.view(np.float32)[: y.size] = y.ravel()
+
+            device.on_stream(stream, compute)
             return True
 
         def __del__(self) -> None:
