@@ -398,6 +398,7 @@ def make_fake_trt(
             self.flags: set[int] = set()
             self.profiles: list[Profile] = []
             self.builder_optimization_level = 3
+            self.hardware_compatibility_level = 0  # NONE
             self.progress_monitor: Any = None
             self.timing: TimingCache | None = None
             self.pool: dict[int, int] = {}
@@ -444,6 +445,8 @@ def make_fake_trt(
 
         def build_serialized_network(self, network: Network, config: Config) -> bytes | None:
             j.append(("build", sorted(config.flags), config.builder_optimization_level))
+            if config.hardware_compatibility_level:
+                j.append(("hardware_compatibility_level", config.hardware_compatibility_level))
             if config.progress_monitor is not None:
                 config.progress_monitor.phase_start("Building engine", None, 2)
                 config.progress_monitor.step_complete("Building engine", 0)

@@ -9,7 +9,8 @@ Split the way Polygraphy splits loaders from runners:
 * :mod:`.cuda_api`: the few CUDA calls the runner needs, over pycuda or cuda-python.
 
 Nothing in this package imports ``tensorrt``, ``pycuda`` or ``cuda`` at module level: it imports on CPU machines,
-and :func:`probe` says why TensorRT cannot run there.
+and :func:`probe` says why TensorRT cannot run there. (The package's ``probe`` attribute is that function; the
+module of the same name is ``realtime_seg.backends.tensorrt.probe`` in ``from ... import`` statements.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from realtime_seg.backends.tensorrt.cuda_api import CUDA_API_NAMES, GpuInfo, mak
 from realtime_seg.backends.tensorrt.probe import (
     INSTALL_HINT,
     ProbeResult,
+    cuda_bindings_problem,
     import_tensorrt,
     probe,
     probe_details,
@@ -51,6 +53,7 @@ __all__ = [
     "ProbeResult",
     "TensorRTBackend",
     "build_plan",
+    "cuda_bindings_problem",
     "import_tensorrt",
     "make_cuda_api",
     "make_trt_logger",
