@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.fakes import FakeDevice, Journal, install, make_fake_pycuda, make_fake_trt
+from tests.backends.fakes import FakeDevice, Journal, install, make_fake_trt
 from tests.backends.fakes_cudart import make_fake_cudart
+from tests.backends.fakes_pycuda import make_fake_pycuda
 from tests.tiny_models import brightness_model
 
 

@@ -1,4 +1,4 @@
-"""Stand-ins for ``tensorrt`` and ``pycuda.driver`` (``fakes_cudart.py``: cuda-python), because no GPU exists here.
+"""Stand-ins for ``tensorrt`` (``fakes_pycuda.py``: pycuda, ``fakes_cudart.py``: cuda-python): no GPU exists here.
 
 They are injected through ``sys.modules`` so OUR code (the builder, the engine cache, ``PycudaApi`` and the
 runtime) runs unchanged against them. The stand-ins only do what TensorRT and CUDA are documented to do
@@ -8,8 +8,7 @@ calls, and
 emulate a device with host memory: "device" buffers are numpy arrays keyed by a fake pointer, and the
 fake engine computes ``output = mean over the input's channels`` so results are checkable.
 
-Checked against NVIDIA's and inducer's sources (NVIDIA/TensorRT tags v10.0.0, v10.8.0, v10.9.0, v10.16, v11.0,
-v11.1; inducer/pycuda at 19bed90, March 2026):
+Checked against NVIDIA's sources (NVIDIA/TensorRT tags v10.0.0, v10.8.0, v10.9.0, v10.16, v11.0, v11.1):
 
 * ``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` is 1 on 10.x (``kEXPLICIT_BATCH`` is 0) and 0 on 11.x
   (``include/NvInfer.h``); the Python binding keeps the name on 11 (``python/src/infer/pyCore.cpp``).
@@ -19,10 +18,6 @@ v11.1; inducer/pycuda at 19bed90, March 2026):
 * ``DataType``: FLOAT 0, HALF 1, INT8 2, INT32 3, BOOL 4, UINT8 5, FP8 6, BF16 7, INT64 8, INT4 9, FP4 10
   (``include/NvInferRuntimeBase.h``); ``trt.nptype`` raises ``TypeError`` for a type numpy lacks
   (``python/packaging/bindings_wheel/tensorrt/__init__.py``).
-* pycuda (``src/cpp/cuda.hpp``): pycuda keeps its own per-thread context stack and keeps only its top on CUDA's
-  stack; ``Context.pop`` pops both; ``detach`` of a non-current context in its own thread pushes it, then
-  ``cuDevicePrimaryCtxRelease`` (which never pops); ``detach`` of the current one releases without popping
-  CUDA's stack and drops it from pycuda's.
 """
 
 from __future__ import annotations
@@ -84,179 +79,6 @@ class FakeDevice:
             op()
         else:
             captured.append(op)
-
-
-# -- pycuda.driver -------------------------------------------------------------------------------------
-
-
-def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tuple[int, int] = (8, 9)) -> dict:
-    j = device.journal
-    drv = types.ModuleType("pycuda.driver")
-
-    class Error(Exception):
-        pass
-
-    pystacks: dict[int, list[Ctx]] = {}  # pycuda's own per-thread stack (context_stack::get())
-
-    def pystack() -> list[Ctx]:
-        return pystacks.setdefault(threading.get_ident(), [])
-
-    def current_context(except_: Ctx | None = None) -> Ctx | None:
-        stack = pystack()
-        while stack:
-            top = stack[-1]
-            if top is not except_ and top.valid:
-                return top
-            stack.pop()
-        return None
-
-    def prepare_context_switch() -> None:
-        if pystack():
-            device.context_stack.pop()  # cuCtxPopCurrent
-
-    class Ctx:
-        """A primary context as pycuda's ``primary_context`` handles it (see the module docstring)."""
-
-        def __init__(self) -> None:
-            self.valid = True
-            self.thread = threading.get_ident()
-            device.retains += 1
-
-        def push(self) -> None:  # context_push
-            j.append(("push",))
-            prepare_context_switch()
-            device.context_stack.append(self)
-            pystack().append(self)
-
-        @staticmethod
-        def pop() -> None:  # context::pop
-            j.append(("pop",))
-            prepare_context_switch()
-            if not pystack():
-                raise Error("context::pop failed: invalid device context - cannot pop non-current context")
-            pystack().pop()
-            current = current_context()
-            if current is not None:
-                device.context_stack.append(current)
-
-        def detach(self) -> None:  # context::detach with primary_context::detach_internal
-            j.append(("detach",))
-            if not self.valid:
-                raise Error("context::detach failed: invalid device context - cannot detach from invalid context")
-            active = current_context() is self
-            if active:
-                device.retains -= 1  # cuDevicePrimaryCtxRelease: no pop
-            elif self.thread == threading.get_ident():
-                device.context_stack.append(self)  # cuCtxPushCurrent
-                device.retains -= 1
-            self.valid = False
-            if active:
-                new = current_context(self)
-                if new is not None:
-                    device.context_stack.append(new)
-
-    class Device:
-        def __init__(self, index: int) -> None:
-            if index != 0:
-                raise Error(f"cuDeviceGet failed: invalid device ordinal {index}")
-
-        @staticmethod
-        def count() -> int:
-            return 1
-
-        def name(self) -> str:
-            return gpu_name
-
-        def compute_capability(self) -> tuple[int, int]:
-            return cc
-
-        def total_memory(self) -> int:
-            return 24 << 30
-
-        def retain_primary_context(self) -> Ctx:
-            j.append(("retain",))
-            return Ctx()
-
-    class Stream:
-        def __init__(self) -> None:
-            device.require_context("cuStreamCreate")
-            self.handle = 0xABC
-            j.append(("stream_create",))
-
-        def synchronize(self) -> None:
-            j.append(("sync",))
-
-        def __del__(self) -> None:
-            j.append(("stream_destroy", bool(device.context_stack)))
-
-        def __int__(self) -> int:
-            return self.handle
-
-    class Event:
-        def __init__(self) -> None:
-            self.t = 0.0
-
-        def record(self, stream: Stream) -> None:
-            self.t = float(len(j))  # "time" = position in the journal
-
-        def synchronize(self) -> None:
-            pass
-
-        def time_since(self, start: Event) -> float:
-            return self.t - start.t
-
-    class HostAllocation(bytearray):
-        def free(self) -> None:
-            j.append(("host_free", bool(device.context_stack)))
-
-    class DeviceAllocation:
-        def __init__(self, ptr: int) -> None:
-            self.ptr = ptr
-
-        def __int__(self) -> int:
-            return self.ptr
-
-        def free(self) -> None:
-            j.append(("mem_free", bool(device.context_stack)))
-            device.mem.pop(self.ptr)
-
-    def pagelocked_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        device.require_context("cuMemHostAlloc")
-        dtype = np.dtype(dtype)
-        j.append(("host_alloc",))
-        return np.ndarray(shape, dtype, buffer=HostAllocation(int(np.prod(shape)) * dtype.itemsize))
-
-    def mem_alloc(nbytes: int) -> DeviceAllocation:
-        device.require_context("cuMemAlloc")
-        j.append(("mem_alloc", nbytes))
-        return DeviceAllocation(device.alloc(nbytes))
-
-    def memcpy_htod_async(dst: int, src: np.ndarray, stream: Stream) -> None:
-        assert isinstance(stream, Stream), "copies must go on our stream"
-        raw = np.ascontiguousarray(src).view(np.uint8).ravel()
-        device.mem[int(dst)][: raw.size] = raw
-        j.append(("htod", raw.size))
-
-    def memcpy_dtoh_async(dst: np.ndarray, src: int, stream: Stream) -> None:
-        assert isinstance(stream, Stream), "copies must go on our stream"
-        out = dst.view(np.uint8).reshape(-1)
-        out[:] = device.mem[int(src)][: out.size]
-        j.append(("dtoh", out.size))
-
-    drv.Error = Error  # type: ignore[attr-defined]
-    drv.init = lambda: None  # type: ignore[attr-defined]
-    drv.get_driver_version = lambda: 12040  # type: ignore[attr-defined]
-    drv.Device = Device  # type: ignore[attr-defined]
-    drv.Stream = Stream  # type: ignore[attr-defined]
-    drv.Event = Event  # type: ignore[attr-defined]
-    drv.pagelocked_empty = pagelocked_empty  # type: ignore[attr-defined]
-    drv.mem_alloc = mem_alloc  # type: ignore[attr-defined]
-    drv.memcpy_htod_async = memcpy_htod_async  # type: ignore[attr-defined]
-    drv.memcpy_dtoh_async = memcpy_dtoh_async  # type: ignore[attr-defined]
-    pkg = types.ModuleType("pycuda")
-    pkg.VERSION_TEXT = "2024.1-fake"  # type: ignore[attr-defined]
-    pkg.driver = drv  # type: ignore[attr-defined]
-    return {"pycuda": pkg, "pycuda.driver": drv}
 
 
 # -- tensorrt ------------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class PycudaApi(CudaApi):
         ``primary_context::detach_internal``) detaching a non-current context pushes it, then calls
         ``cuDevicePrimaryCtxRelease``, which never pops, so ``pop(); detach()`` leaves the context current, one
         stack level per open/close; detaching while current pops pycuda's own stack but not CUDA's, and a later
-        ``pop()`` raises. The retain is kept for the process instead (see :func:`_retained_primary_context`).
+        ``pop()`` raises. The retain is kept for the process instead (see :func:`_retained_primary_context`), as
+        pycuda's own ``pycuda/autoprimaryctx.py`` does (it pops at exit and never detaches explicitly).
         """
         ctx, self._ctx = self._ctx, None
         if ctx is not None:
