@@ -41,7 +41,7 @@ Shape = tuple[int, ...]
 
 def checkout_engine_dir() -> Path | None:
     """The repository's ``engines/`` folder when running from a source checkout, else None."""
-    root = Path(__file__).resolve().parents[2]  # realtime_seg/backends/engine_cache.py -> repository root
+    root = Path(__file__).resolve().parents[3]  # realtime_seg/backends/tensorrt/engine_cache.py -> repository root
     if (root / "pyproject.toml").is_file() and (root / "engines").is_dir():
         return root / "engines"
     return None
