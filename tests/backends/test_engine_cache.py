@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from realtime_seg._pypi import sha256_file
 from realtime_seg.backends.tensorrt import engine_cache
 from realtime_seg.backends.tensorrt.engine_cache import (
     EngineCache,
     EngineKey,
     default_engine_dir,
     profile_shapes,
-    sha256_file,
 )
 from realtime_seg.errors import EngineCacheError
 

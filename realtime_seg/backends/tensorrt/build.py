@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from realtime_seg._pypi import sha256_file
 from realtime_seg.backends.tensorrt.cuda_api import GpuInfo
 from realtime_seg.backends.tensorrt.engine_cache import (
     EngineCache,
     EngineKey,
     ProfileShapes,
     profile_shapes,
-    sha256_file,
 )
 from realtime_seg.backends.tensorrt.probe import trt_flavour, trt_major
 from realtime_seg.errors import BackendError, EngineCacheError, ModelError, UnknownNameError
@@ -82,10 +82,9 @@ def onnx_precision(onnx_path: Path) -> str:
     """``fp16`` when the graph carries fp16 weights (our fp16 variant), else ``fp32``."""
     import onnx
 
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # onnx raises several types for non-ONNX bytes
-        raise ModelError(f"{onnx_path} is not an ONNX model ({type(exc).__name__}: {exc})") from exc
+    from realtime_seg.models.registry import load_onnx
+
+    model = load_onnx(onnx_path)
     fp16 = onnx.TensorProto.FLOAT16
     if any(init.data_type == fp16 for init in model.graph.initializer):
         return "fp16"
