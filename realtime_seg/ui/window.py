@@ -33,6 +33,7 @@ from realtime_seg.io.images import write_image_atomic
 from realtime_seg.pipeline.live import LiveResult, LiveStatus
 from realtime_seg.pipeline.recorder import Recorder
 from realtime_seg.pipeline.settings import DEFAULT_THREADS
+from realtime_seg.pipeline.vcam import VcamConfig
 from realtime_seg.ui.bridge import PipelineBridge
 from realtime_seg.ui.controls import EFFECT_ORDER, PanelValues, available_effects
 from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel
@@ -64,6 +65,7 @@ class AppOptions:
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
     camera_size_wh: tuple[int, int] = (1280, 720)
+    virtual_camera: VcamConfig | None = None  # start with the virtual camera on (``live --preview``)
 
     def __post_init__(self) -> None:
         if self.camera is not None and self.input is not None:
