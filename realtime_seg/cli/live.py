@@ -1,8 +1,9 @@
 """``realtime-seg live``: the live pipeline with no window (a background service), optionally into a virtual camera.
 
 Capture thread -> :class:`~realtime_seg.pipeline.live.LivePipeline` ->
-:class:`~realtime_seg.pipeline.vcam.VirtualCamera`, as in the app, minus the window. Ctrl-C (exit 130) and SIGTERM (exit 0) stop it within a second and release
-the camera and the device. ``--preview`` opens the app window instead, with the virtual camera on.
+:class:`~realtime_seg.pipeline.vcam.VirtualCamera`, as in the app, minus the window. Ctrl-C (exit 130) and
+SIGTERM (exit 0) stop it within a second and release the camera and the device. ``--preview`` opens the app
+window instead, with the virtual camera on.
 """
 
 from __future__ import annotations
