@@ -327,8 +327,9 @@ def open_device(config: VcamConfig, size_wh: tuple[int, int], fps: float, *, roo
 
 
 def device_present(device: str) -> bool:
-    """Whether a device the camera is sending to still exists (device files are checked; names pass)."""
-    return not device.startswith("/dev/") or os.path.exists(device)
+    """Whether a device the camera is sending to still exists (device files are checked; names such as
+    ``OBS Virtual Camera`` pass)."""
+    return not device.startswith("/") or os.path.exists(device)
 
 
 # -- the sink ---------------------------------------------------------------------------------------------
