@@ -79,19 +79,15 @@ def test_nv12_holds_the_i420_planes_interleaved() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["yuyv", "uyvy"])
-def test_packed_422_matches_opencv(fmt: str) -> None:
-    rng = np.random.default_rng(3)
-    img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    img[1::2] = img[0::2]  # rows in identical pairs: then I420's 2x2 chroma equals 4:2:2's 2x1 chroma
+def test_packed_422_is_opencvs(fmt: str) -> None:
+    img = _smooth()
     packed = convert(img, fmt)
+    code = cv2.COLOR_BGR2YUV_YUYV if fmt == "yuyv" else cv2.COLOR_BGR2YUV_UYVY
     assert packed.shape == (48, 64, 2) and packed.flags.c_contiguous
+    assert np.array_equal(packed, cv2.cvtColor(img, code))
+    yi = 0 if fmt == "yuyv" else 1  # luma every byte pair, first or second
     i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
-    yi, ci = (0, 1) if fmt == "yuyv" else (1, 0)
-    assert np.array_equal(packed[:, :, yi], i420[:48])  # luma: OpenCV's, exactly
-    u, v = i420[48:60].reshape(24, 32), i420[60:].reshape(24, 32)
-    assert np.array_equal(packed[0::2, 0::2, ci], u) and np.array_equal(packed[0::2, 1::2, ci], v)
-    # and OpenCV's own decoder reads it back as the same picture as its I420 round trip
-    assert np.array_equal(cv2.cvtColor(packed, DECODE[fmt]), cv2.cvtColor(i420, DECODE["i420"]))
+    assert np.abs(packed[:, :, yi].astype(int) - i420[:48]).max() <= 1  # the same BT.601 luma as I420
 
 
 @pytest.mark.parametrize("fmt", ["i420", "nv12", "yuyv", "uyvy"])
