@@ -132,6 +132,23 @@ def test_bad_arguments(model: str, tmp_path: Path, capsys: pytest.CaptureFixture
         main(["live", "--vcam-format", "bgra"])
 
 
+def test_preview_opens_the_app_with_the_virtual_camera_on(
+    model: str, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--preview`` hands over to the app (whose toggle is tested in tests/ui/test_vcam_controls.py)."""
+    from realtime_seg.ui import app
+
+    got: list[object] = []
+    monkeypatch.setattr(app, "run_app", lambda opts: got.append(opts) or 0)
+    argv = ["live", "--input", str(clip), "--model", model, "--effect", "mask", "--preview"]
+    assert main([*argv, "--virtual-camera", "/dev/video4", "--vcam-size", "640x360", "--vcam-format", "yuyv"]) == 0
+    opts = got[0]
+    assert (opts.input, opts.model, opts.effect) == (clip, model, "mask")  # type: ignore[attr-defined]
+    cfg = opts.virtual_camera  # type: ignore[attr-defined]
+    assert (cfg.device, cfg.size_wh, cfg.fmt) == ("/dev/video4", (640, 360), "yuyv")
+    assert main(argv) == 0 and got[1].virtual_camera is None  # type: ignore[attr-defined]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_stop_it_within_a_second(model: str, clip: Path, sig: signal.Signals) -> None:
