@@ -239,14 +239,18 @@ def _headless(args: argparse.Namespace, settings: Any, vcfg: Any) -> int:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            ok = True
+            ok, t_stop = True, time.monotonic()
             for worker in (vcam, capture, live):  # each joins within a second; the camera and device are released
                 if worker is not None:
                     ok = worker.stop(timeout=1.0) and ok
             slot.close()
+            shutdown_ms = (time.monotonic() - t_stop) * 1e3
     took = time.monotonic() - t0
     why = "Ctrl-C" if interrupted else (stop.signal_name or "done")
-    sys.stderr.write(f"realtime-seg live: stopped ({why}) after {frames} frames in {took:.1f} s\n")
+    sys.stderr.write(
+        f"realtime-seg live: stopped ({why}) after {frames} frames in {took:.1f} s; "
+        f"threads joined, camera{' and virtual camera' if vcam else ''} released in {shutdown_ms:.0f} ms\n"
+    )
     if not ok:
         sys.stderr.write("realtime-seg live: a thread did not stop within a second\n")
     if interrupted:

@@ -78,6 +78,7 @@ def test_into_a_virtual_camera(
     frames = world.frames(str(device))
     assert len(frames) >= 10 and {(f, wh) for _, f, wh, _ in frames} == {("YU12", (64, 48))}
     assert world.active == set() and world.closed == [str(device)]  # released
+    assert "threads joined, camera and virtual camera released in" in got.err
     # the device shows the mask effect: clip frame k is grey 20k, the tiny model's alpha is sigmoid(20 (v - 0.5))
     levels = [255 / (1 + np.exp(-20 * ((20 * k % 256) / 255 - 0.5))) for k in range(30)]
     raw = [20 * k % 256 for k in range(30)]
@@ -179,4 +180,6 @@ def test_signals_stop_it_within_a_second(model: str, clip: Path, sig: signal.Sig
         assert proc.returncode == 0, err
         assert "realtime-seg live: stopped (SIGTERM) after" in err
     assert "did not stop" not in err and "Traceback" not in err
-    assert took < 1.0, took
+    released_ms = float(err.split("camera released in ")[1].split(" ms")[0])
+    assert released_ms < 1000, err  # threads joined and the camera closed within a second of the signal
+    assert took < 2.0, took  # the whole process, interpreter teardown included (0.5-0.9 s at load average 20)
