@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "4:2:2; rgb lets the backend convert)",
     )
     v.add_argument("--vcam-mirror", action="store_true", help="flip the picture left-right before sending it")
+    v.add_argument(
+        "--vcam-no-raw",
+        action="store_true",
+        help="never send the unprocessed camera (default: it is sent while the model loads): black until the "
+        "first processed frame",
+    )
     p.add_argument("--preview", action="store_true", help="also open the app window (with the virtual camera on)")
     p.add_argument(
         "--status-every",
@@ -97,6 +103,7 @@ def vcam_config_from_args(args: argparse.Namespace) -> Any:
         fps=args.vcam_fps,
         fmt=args.vcam_format,
         mirror=args.vcam_mirror,
+        raw=not args.vcam_no_raw,
     )
 
 

@@ -91,6 +91,8 @@ class VcamConfig:
 
     ``device`` is ``/dev/videoN`` on Linux, ``OBS Virtual Camera`` elsewhere, ``None`` for the first free one.
     ``mirror`` flips the picture left-right before sending (most call apps mirror only your own preview).
+    ``raw`` allows the unprocessed camera frame while the model loads or processing is paused (the call
+    never freezes); without it the device shows black until the first processed frame, then repeats the last.
     """
 
     device: str | None = None
@@ -98,6 +100,7 @@ class VcamConfig:
     fps: float | None = None
     fmt: str = DEFAULT_FORMAT
     mirror: bool = False
+    raw: bool = True
     retry_initial_s: float = 0.5
     retry_max_s: float = 5.0
 
@@ -425,7 +428,7 @@ class VirtualCamera(Worker):
             self._buf = prepare(image, self.size_wh, self.config.fmt, self.config.mirror)
             self.fresh += 1
             return self._buf
-        if self.raw_frame is not None and self.want_raw():
+        if self.raw_frame is not None and self.config.raw and self.want_raw():
             frame = self.raw_frame()
             if frame is not None and frame is not self._raw_seen:
                 self._raw_seen = frame

@@ -288,12 +288,14 @@ def vcam_fourcc(s: str) -> int:
 
 # -- the sink: clock, newest wins, repeats, raw frames, a device that goes away ---------------------------------
 class Sink:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, fps: float = 20.0, fmt: str = "i420", **kw: object) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, fps: float = 20.0, fmt: str = "i420", raw: bool = True, **kw: object
+    ) -> None:
         self.world = LoopbackWorld()
         self.dev = self.world.add("/dev/video4")
         install(monkeypatch, "v4l2loopback", self.world.backend())
         self.events: list[VcamEvent] = []
-        cfg = VcamConfig(device="/dev/video4", fmt=fmt, retry_initial_s=0.1, retry_max_s=0.2)
+        cfg = VcamConfig(device="/dev/video4", fmt=fmt, raw=raw, retry_initial_s=0.1, retry_max_s=0.2)
         self.cam = VirtualCamera(
             cfg,
             (64, 48),
@@ -398,6 +400,16 @@ def test_raw_camera_frames_while_wanted(monkeypatch: pytest.MonkeyPatch) -> None
         s.wait(lambda: s.cam.sent >= n + 3)
     means = s.levels(90, 30, 200, 70)
     assert 90 in means and 30 in means and means[-1] == 200 and 70 not in means
+
+
+def test_no_raw_frames_when_the_user_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    camera = Frame(0, 0.0, _solid(90))
+    with Sink(monkeypatch, fps=20, raw=False, raw_frame=lambda: camera, want_raw=lambda: True) as s:
+        s.wait(lambda: s.cam.sent >= 5)
+        s.cam.submit(_solid(200))
+        s.wait(lambda: s.cam.fresh == 1 and s.cam.sent >= 8)
+    means = s.levels(90, 200)
+    assert s.cam.raw == 0 and 90 not in means and means[0] == 0 and means[-1] == 200
 
 
 def test_a_device_that_disappears_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
