@@ -41,8 +41,6 @@ from realtime_seg.pipeline.vcam import (
 )
 from tests.vcam_standin import LoopbackWorld, ObsStandin, install, sysfs
 
-pyvirtualcam = pytest.importorskip("pyvirtualcam")
-
 DECODE = {
     "i420": cv2.COLOR_YUV2BGR_I420,
     "nv12": cv2.COLOR_YUV2BGR_NV12,
@@ -242,6 +240,7 @@ def test_obs_busy_or_wrong_name(monkeypatch: pytest.MonkeyPatch, system: str) ->
 
 
 def test_no_backend_for_this_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    pyvirtualcam = pytest.importorskip("pyvirtualcam")
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", {})
     monkeypatch.setattr(vcam.platform, "system", lambda: "Plan9")
     with pytest.raises(VirtualCameraError, match="pyvirtualcam has no virtual camera backend for Plan9"):
@@ -250,6 +249,7 @@ def test_no_backend_for_this_platform(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_standin_says_what_the_real_backend_says(tmp_path: Path) -> None:
     """The messages a machine without devices can get from the real native backend equal the stand-in's."""
+    pyvirtualcam = pytest.importorskip("pyvirtualcam")
     if vcam.loopback_devices():
         pytest.skip("this machine has v4l2loopback devices")
     real = pyvirtualcam.camera.BACKENDS.get("v4l2loopback")
@@ -283,7 +283,9 @@ def test_the_standin_says_what_the_real_backend_says(tmp_path: Path) -> None:
 
 
 def vcam_fourcc(s: str) -> int:
-    return int(pyvirtualcam.util.encode_fourcc(s))
+    from pyvirtualcam.util import encode_fourcc
+
+    return int(encode_fourcc(s))
 
 
 # -- the sink: clock, newest wins, repeats, raw frames, a device that goes away ---------------------------------
@@ -467,6 +469,7 @@ def test_start_errors_reach_the_caller_and_nothing_runs(monkeypatch: pytest.Monk
 @pytest.mark.vcam
 def test_real_device() -> None:
     """Writes frames to a real v4l2loopback device and reads them back with OpenCV from the same device."""
+    pytest.importorskip("pyvirtualcam")
     devices = vcam.loopback_devices()
     if not devices:
         pytest.skip("no v4l2loopback device (sudo modprobe v4l2loopback devices=1 exclusive_caps=1)")
