@@ -210,8 +210,8 @@ class LivePipeline(Worker):
     def _apply_pending(self) -> None:
         with self._lock:
             pending, size = self._pending, self._size_wh
-            if pending is None or (pending.model == AUTO_MODEL and size is None):
-                return  # "auto" waits for the first frame's size
+            if pending is None or (AUTO_MODEL in (pending.model, self.fallback_model) and size is None):
+                return  # "auto" (asked for, or the fallback) waits for the first frame's size
             self._pending = None
         if size is not None:
             pending = replace(pending, model=resolve_auto(pending.model, size))
@@ -296,7 +296,10 @@ class LivePipeline(Worker):
             else:
                 self._status("info", f"model {seg.spec.name} on {self.backend_text}")
             return seg, used
-        failed = f"model {_model_label(s.model)} could not be loaded: {short_error(errors[-1][1])}"
+        label = _model_label(s.model)
+        reason = short_error(errors[-1][1])
+        reason = f"it{reason[len(label) :]}" if reason.startswith(f"{label} ") else reason
+        failed = f"model {label} could not be loaded: {reason}"
         if self._proc is not None and old is not None:
             self.model_text = old.model
             self._status("error", f"{failed} - still running {_model_label(old.model)}", _details(errors), s.model)

@@ -137,7 +137,7 @@ class ControlPanel(QWidget):
         self.model_combo.addItems(builtin_names())
         self.model_combo.addItem(OPEN_MODEL)
         form.addRow("Model", self.model_combo)
-        self.model_label = QLabel("")
+        self.model_label = QLabel("Running: loading...")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
         self.backend_combo = QComboBox()
@@ -242,6 +242,8 @@ class ControlPanel(QWidget):
     def set_cameras(self, cameras: list[CameraInfo], current: str) -> None:
         """List the cameras (name and resolution) plus "Open file..."; ``current`` names the active source."""
         self.source_combo.clear()
+        if not current:
+            self.source_combo.addItem("(no video)", None)
         for cam in cameras:
             self.source_combo.addItem(cam.label, cam.index)
         if current and all(cam.label != current for cam in cameras):
@@ -314,7 +316,10 @@ class ControlPanel(QWidget):
         c = self._color
         if self.color_button.isEnabled():
             text = "black" if c.lightness() > 128 else "white"
-            self.color_button.setStyleSheet(f"QPushButton {{ background-color: {c.name()}; color: {text}; }}")
+            self.color_button.setStyleSheet(  # a border makes Qt fill flat: the swatch is the colour itself
+                f"QPushButton {{ background-color: {c.name()}; color: {text}; border: 1px solid #606060; "
+                "border-radius: 3px; padding: 4px; }"
+            )
             self.color_button.setToolTip("the colour of the overlay or the replaced background")
         else:
             self.color_button.setStyleSheet("")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,9 @@ def file_problem(path: Path, exc: Exception) -> tuple[str, str]:
         return f"Cannot find {path.name}", f"The file {path} does not exist."
     if path.is_dir():
         return f"Cannot play {path.name}", f"{path} is a folder, not a video file."
-    reason = short_error(exc).removeprefix(f"cannot play {path.name}: ")
-    return f"Cannot play {path.name}", f"{path} could not be read as a video: {reason}"
+    why = re.search(r"\(([^()]+)\)\s*$", str(exc))  # FFmpeg's own words, e.g. "Invalid data found ..."
+    reason = why.group(1) if why else short_error(exc).removeprefix(f"cannot play {path.name}: ")
+    return f"Cannot play {path.name}", f"It is not a video that can be played: {reason}.\n{path}"
 
 
 class MainWindow(QMainWindow):
@@ -336,6 +338,9 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.source_page)
         self.panel.set_cameras(self.cameras, "")
         self.panel.source_label.setText("")
+        if self.last_result is None:  # nothing ran yet: no model is loaded before the first frame
+            self.panel.model_label.setText("Running: nothing yet (no video)")
+            self.panel.set_backend_text("")
         self.status.clearMessage()
 
     def open_file_dialog(self) -> None:
@@ -416,7 +421,7 @@ class MainWindow(QMainWindow):
         self.panel.set_running_model(status.model, requested)
         if status.level == "info":  # a model that loads ends an earlier problem
             self.message_bar.clear()
-            self.status.showMessage(status.message, STATUS_MS)
+            self.status.showMessage(f"model {Path(status.model).name} loaded", STATUS_MS)  # the panel says more
             return
         self.last_error = status.details or status.message
         self.message_bar.show_message(status.message, status.details, status.level)
