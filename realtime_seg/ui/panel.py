@@ -72,6 +72,7 @@ class ControlPanel(QWidget):
         self._loading = False
         self._background = ""
         self._color = QColor("#00b140")
+        self._model = AUTO_MODEL  # the model chosen (restored when "Open model..." is cancelled)
         layout = QVBoxLayout(self)
 
         # source
@@ -209,6 +210,7 @@ class ControlPanel(QWidget):
         if self.model_combo.findText(model) < 0:
             self.model_combo.insertItem(self.model_combo.count() - 1, model)
         self.model_combo.setCurrentText(model)
+        self._model = model
 
     def replace_model(self, failed: str, model: str) -> None:
         """``failed`` could not be loaded: drop it from the list (if it is a file) and show ``model``, without
@@ -287,12 +289,10 @@ class ControlPanel(QWidget):
             )
             self._loading = True
             try:
-                if path:
-                    self.set_model(path)
-                else:
-                    self.model_combo.setCurrentIndex(0)
+                self.set_model(path or self._model)  # cancelled: the model chosen before
             finally:
                 self._loading = False
+        self._model = self.model_combo.currentText()
         self._emit()
 
     def _pick_background(self) -> None:

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self._failed: Source | None = None  # the source the error page is about (its retry reopens it)
         self._model_ok = AUTO_MODEL  # the last model asked for that loaded: the one that may be saved
         self._warm_since: float | None = None  # when steady streaming (re)started, for the HUD's rates
+        self._panel_width = 0  # the panel's width before it was hidden
 
         self.view = VideoView()
         self.message_bar = MessageBar()
@@ -263,7 +264,6 @@ class MainWindow(QMainWindow):
         if hasattr(self, "bridge"):
             self.bridge.live.update(self.panel.values().settings(self.options.threads))
 
-    # -- sources ---------------------------------------------------------------------------------------
     # -- the panel ---------------------------------------------------------------------------------------
     def panel_visible(self) -> bool:
         return self.splitter.sizes()[1] > 0 and self.side.isVisible()
@@ -272,11 +272,13 @@ class MainWindow(QMainWindow):
         """Hide or show the side panel (P, the status bar's button, or the divider dragged to the edge)."""
         sizes = self.splitter.sizes()
         total = sum(sizes)
+        if self.isFullScreen():  # full screen shows the video only
+            return
         if self.panel_visible():
             self._panel_width = sizes[1]
             self.splitter.setSizes([total, 0])
         else:
-            width = max(getattr(self, "_panel_width", 0), self.side.minimumWidth(), 260)
+            width = max(self._panel_width, self.side.minimumWidth(), 260)
             self.splitter.setSizes([max(1, total - width), width])
         self._sync_panel_button()
 

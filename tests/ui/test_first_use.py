@@ -289,3 +289,18 @@ def test_a_chosen_colour_shows_on_the_button(make_window: MakeWindow) -> None:
     w.panel.set_values(dataclasses.replace(w.panel.values(), color="#123456"))
     assert w.panel.color_button.text() == "#123456"
     assert QColor(w.panel.values().color) == QColor("#123456")
+
+
+def test_cancelling_open_model_keeps_the_chosen_model(
+    make_window: MakeWindow, tiny_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PyQt6.QtWidgets import QFileDialog
+
+    from realtime_seg.ui.panel import OPEN_MODEL
+
+    w = make_window()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: ("", "")))  # the user cancels
+    combo = w.panel.model_combo
+    combo.setCurrentIndex(combo.findText(OPEN_MODEL))
+    combo.activated.emit(combo.currentIndex())
+    assert w.panel.values().model == tiny_model
