@@ -222,6 +222,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 760)
+        splitter = self.qsettings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+            self._sync_panel_button()
         self._start_initial_source(source)
 
     # -- settings --------------------------------------------------------------------------------------
@@ -258,6 +262,7 @@ class MainWindow(QMainWindow):
         for f in dataclasses.fields(PanelValues):
             self.qsettings.setValue(f"panel/{f.name}", getattr(values, f.name))
         self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/splitter", self.splitter.saveState())  # the panel's width, or hidden
         self.qsettings.sync()
 
     def _apply_panel(self) -> None:

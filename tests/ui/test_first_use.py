@@ -248,6 +248,19 @@ def test_at_800x600_the_panel_collapses_and_the_keys_button_stays_reachable(
     assert w.splitter.sizes()[1] > 200 and w.panel_button.isChecked()
 
 
+def test_a_hidden_panel_stays_hidden_next_time(qtbot: Any, make_window: MakeWindow) -> None:
+    w = make_window()
+    shown(qtbot, w)  # shortcuts work once the window is up
+    qtbot.keyClick(w, Qt.Key.Key_P)
+    assert w.splitter.sizes()[1] == 0
+    w.close()
+    w2 = make_window()
+    assert w2.splitter.sizes()[1] == 0 and not w2.panel_button.isChecked()
+    shown(qtbot, w2)
+    qtbot.keyClick(w2, Qt.Key.Key_P)
+    assert w2.splitter.sizes()[1] > 0
+
+
 def test_the_hud_scales_with_the_view(qtbot: Any, make_window: MakeWindow) -> None:
     w = make_window()
     w.resize(1400, 900)
