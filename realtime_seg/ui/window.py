@@ -377,6 +377,8 @@ class MainWindow(QMainWindow):
         if r is None or self._closed:
             return
         self.last_result = r
+        if self._warm_since is None:  # the first frame since a start, a new source or a resume
+            self._warm_since = time.monotonic()
         self.view.set_frame(r.output)
         self.display_latency_ms = (time.monotonic() - r.t_capture) * 1e3
         if self.recorder is not None:
@@ -389,13 +391,10 @@ class MainWindow(QMainWindow):
         r = self.last_result
         if r is None:
             return
-        now = time.monotonic()
         if self.bridge.live.paused:
             lines = ["PAUSED (space resumes)"]
         else:
-            if self._warm_since is None:
-                self._warm_since = now
-            warm = now - self._warm_since >= WARMUP_S
+            warm = self._warm_since is not None and time.monotonic() - self._warm_since >= WARMUP_S
             lines = [f"capture     {r.capture_fps:5.1f} fps" if warm else "capture     measuring..."]
             if r.processed is None:
                 lines.append("processing  no model")
