@@ -8,7 +8,7 @@ from pathlib import Path
 
 from realtime_seg.cli._common import add_model_options, out
 from realtime_seg.errors import InputError
-from realtime_seg.models.registry import AUTO_MODEL
+from realtime_seg.models.registry import AUTO_MODEL, resolve_auto
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -107,7 +107,10 @@ def _measure(args: argparse.Namespace) -> int:
     )
     settings = values.settings(args.threads)
     stats = measure_live(source, settings, args.measure)
-    out(f"realtime-seg app --measure: effect {settings.effect}, model {settings.model}")
+    model = settings.model
+    if model == AUTO_MODEL:
+        model = f"{AUTO_MODEL} ({resolve_auto(model, stats.source_size_wh)})"
+    out(f"realtime-seg app --measure: effect {settings.effect}, model {model}")
     for line in stats.lines():
         out("  " + line)
     for msg in stats.messages:
