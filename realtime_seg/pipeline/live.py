@@ -298,8 +298,10 @@ class LivePipeline(Worker):
             return seg, used
         label = _model_label(s.model)
         reason = short_error(errors[-1][1])
-        reason = f"it{reason[len(label) :]}" if reason.startswith(f"{label} ") else reason
-        failed = f"model {label} could not be loaded: {reason}"
+        if reason.startswith(f"{label} "):  # "x.onnx is not an ONNX model": say it once
+            failed = f"model {reason}"
+        else:
+            failed = f"model {label} could not be loaded: {reason}"
         if self._proc is not None and old is not None:
             self.model_text = old.model
             self._status("error", f"{failed} - still running {_model_label(old.model)}", _details(errors), s.model)

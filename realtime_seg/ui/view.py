@@ -141,7 +141,9 @@ class MessageBar(QFrame):
 
     def show_message(self, text: str, details: str = "", level: str = "error") -> None:
         self.level, self.text, self.details = level, text, details
-        self.setStyleSheet(f"MessageBar {{ {self._STYLE.get(level, self._STYLE['info'])} }} QLabel {{ color: white; }}")
+        self.setStyleSheet(  # scoped to the bar's own label: the details box must keep the normal look
+            f"MessageBar {{ {self._STYLE.get(level, self._STYLE['info'])} }} MessageBar > QLabel {{ color: white; }}"
+        )
         self.label.setToolTip(details or text)
         self._elide()
         self.show()
@@ -151,7 +153,7 @@ class MessageBar(QFrame):
         self.hide()
 
     def show_details(self) -> None:
-        box = QMessageBox(self)
+        box = QMessageBox(self.window())
         box.setIcon(QMessageBox.Icon.Critical if self.level == "error" else QMessageBox.Icon.Warning)
         box.setWindowTitle("realtime-seg: details")
         box.setText(self.text)
