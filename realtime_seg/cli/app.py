@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.errors import InputError
 from realtime_seg.models.registry import AUTO_MODEL, resolve_auto
 
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",
     )
     add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p)
     p.set_defaults(func=run, model=None, backend=None)  # None: as last time (saved), else auto
 
 
@@ -104,6 +105,7 @@ def _measure(args: argparse.Namespace) -> int:
         model=args.model or AUTO_MODEL,
         backend=args.backend or "auto",
         outlines=args.outlines,
+        crop=args.crop,
     )
     settings = values.settings(args.threads)
     stats = measure_live(source, settings, args.measure)

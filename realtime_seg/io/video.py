@@ -239,10 +239,6 @@ class VideoReader:
         self._last_t = t
         return Frame(index, t, image, pts)
 
-    @property
-    def frames_read(self) -> int:
-        return self._next_index
-
     # -- lifecycle ----------------------------------------------------------------------------------
     def close(self) -> None:
         self._container.close()

@@ -19,8 +19,7 @@ from realtime_seg.io.images import alpha_u8
 from realtime_seg.io.video import Frame, VideoInfo, VideoWriter, check_output_path, write_mask_png
 from realtime_seg.pipeline.processor import Processed
 
-#: x264 preset. 720p blur, threaded, same machine: ultrafast ~70 FPS, veryfast 48-59 with ~3x smaller
-#: files (docs/benchmarks.md); pass ``preset="veryfast"`` for smaller files.
+#: x264 preset: the fastest; ``preset="veryfast"`` gives ~3x smaller files for less speed (docs/benchmarks.md)
 DEFAULT_PRESET = "ultrafast"
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 23
