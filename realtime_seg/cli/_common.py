@@ -46,10 +46,11 @@ def add_model_options(p: argparse.ArgumentParser, *, default_model: str = DEFAUL
     )
 
 
-def add_crop_option(p: argparse.ArgumentParser) -> None:
+def add_crop_option(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
+    """``--crop auto|off``; ``default=None`` (the app): as last time, else ``auto``."""
     p.add_argument(
         "--crop",
-        default="auto",
+        default=default,
         choices=CROP_MODES,
         help="auto: the selfie models run on a window around the people found in the previous frame (better masks "
         "of people far from the lens; the whole frame still runs about once a second); off: always the whole frame "

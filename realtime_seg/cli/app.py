@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",
     )
     add_model_options(p, default_model=AUTO_MODEL)
-    add_crop_option(p)
+    add_crop_option(p, default=None)
     p.set_defaults(func=run, model=None, backend=None)  # None: as last time (saved), else auto
 
 
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         backend=args.backend,
         effect=args.effect,
+        crop=args.crop,
         threads=args.threads,
         output_dir=args.output_dir,
         camera_size_wh=args.size,
@@ -105,7 +106,7 @@ def _measure(args: argparse.Namespace) -> int:
         model=args.model or AUTO_MODEL,
         backend=args.backend or "auto",
         outlines=args.outlines,
-        crop=args.crop,
+        crop=args.crop or "auto",
     )
     settings = values.settings(args.threads)
     stats = measure_live(source, settings, args.measure)

@@ -19,10 +19,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.cli.app import _seconds, _size
 from realtime_seg.errors import InputError
+from realtime_seg.models.registry import AUTO_MODEL
 
 
 def _positive(text: str) -> float:
@@ -51,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p)
     v = p.add_argument_group("virtual camera (needs the extra: pip install 'realtime-seg[vcam]')")
     v.add_argument(
         "--virtual-camera",
@@ -151,6 +153,7 @@ def _preview(args: argparse.Namespace, vcfg: Any) -> int:
         model=str(args.model),
         backend=args.backend,
         effect=args.effect,
+        crop=args.crop,
         threads=args.threads,
         camera_size_wh=args.size,
         virtual_camera=vcfg,

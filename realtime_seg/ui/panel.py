@@ -141,6 +141,12 @@ class ControlPanel(QWidget):
         self.model_label = QLabel("Running: loading...")
         self.model_label.setWordWrap(True)
         form.addRow(self.model_label)
+        self.crop_check = QCheckBox("Person crop")
+        self.crop_check.setToolTip(
+            "The selfie models run on a window around the people found in the previous frame: much better masks "
+            "of people far from the camera (the whole frame is still checked about once a second)"
+        )
+        form.addRow(self.crop_check)
         self.backend_combo = QComboBox()
         self.backend_combo.addItems(BACKEND_NAMES)
         form.addRow("Backend", self.backend_combo)
@@ -156,7 +162,7 @@ class ControlPanel(QWidget):
         self.model_combo.activated.connect(self._model_activated)
         for s in (self.blur_slider, self.alpha_slider, self.smoothing_slider, self.threshold_slider):
             s.valueChanged.connect(self._emit)
-        for c in (self.outlines_check, self.threshold_check, self.edge_check):
+        for c in (self.outlines_check, self.threshold_check, self.edge_check, self.crop_check):
             c.toggled.connect(self._emit)
         self.set_values(PanelValues())
 
@@ -175,6 +181,7 @@ class ControlPanel(QWidget):
             edge=self.edge_check.isChecked(),
             model=self.model_combo.currentText(),
             backend=self.backend_combo.currentText(),
+            crop="auto" if self.crop_check.isChecked() else "off",
         )
 
     def set_values(self, v: PanelValues) -> None:
@@ -193,6 +200,7 @@ class ControlPanel(QWidget):
             self.threshold_slider.setValue(round(v.threshold * 100))
             self.edge_check.setChecked(v.edge)
             self.set_model(v.model)
+            self.crop_check.setChecked(v.crop == "auto")
             if self.backend_combo.findText(v.backend) >= 0:
                 self.backend_combo.setCurrentText(v.backend)
         finally:

@@ -79,6 +79,7 @@ class AppOptions:
     model: str | None = None
     backend: str | None = None
     effect: str | None = None
+    crop: str | None = None
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
     camera_size_wh: tuple[int, int] = (1280, 720)
@@ -253,7 +254,7 @@ class MainWindow(QMainWindow):
             except (TypeError, ValueError):
                 continue
         o = self.options
-        cli: dict[str, Any] = {"effect": o.effect, "model": o.model, "backend": o.backend}
+        cli: dict[str, Any] = {"effect": o.effect, "model": o.model, "backend": o.backend, "crop": o.crop}
         stored.update({k: v for k, v in cli.items() if v is not None})
         try:
             values = dataclasses.replace(defaults, **stored)

@@ -204,3 +204,12 @@ def test_closing_while_recording_finishes_the_file(qtbot: Any, make_window: Make
     with av.open(str(path)) as c:
         assert len(list(c.decode(video=0))) >= 5
     assert not list(path.parent.glob(".*"))  # no temporary file left beside it
+
+
+def test_the_person_crop_switch_reaches_the_pipeline(qtbot: Any, make_window: MakeWindow) -> None:
+    w = make_window()
+    assert w.panel.crop_check.isChecked()  # on by default, as in process and live
+    qtbot.waitUntil(lambda: w.bridge.live.active is not None, timeout=5000)
+    w.panel.crop_check.setChecked(False)
+    qtbot.waitUntil(lambda: w.bridge.live.active is not None and w.bridge.live.active.crop == "off", timeout=5000)
+    assert w.panel.values().crop == "off"
