@@ -34,6 +34,10 @@ class BackendUnavailable(BackendError):
     """A backend cannot run on this machine (library not installed, no GPU, ...)."""
 
 
+class DriverTooOld(BackendUnavailable):
+    """The NVIDIA driver is older than the CUDA version the installed bindings (cuda-python, TensorRT) need."""
+
+
 class EngineCacheError(BackendError):
     """A cached TensorRT engine is stale, corrupt or built for another machine."""
 
@@ -42,6 +46,11 @@ class InputError(RealtimeSegError):
     """An input image, video or argument is missing or unusable."""
 
     exit_code = 2
+
+
+class SettingsError(InputError):
+    """A setting or option value is out of range or contradicts another (the one type for bad arguments;
+    an unknown name is an :class:`UnknownNameError`)."""
 
 
 class VideoError(InputError):
@@ -60,6 +69,11 @@ class CaptureError(RealtimeSegError):
 
 class CameraLost(CaptureError):
     """A camera that was streaming stopped delivering frames (unplugged, ...)."""
+
+
+class VirtualCameraError(RealtimeSegError):
+    """The virtual camera output cannot start (pyvirtualcam or the driver missing, device busy or absent, ...);
+    the message says what to do. Subclasses in :mod:`realtime_seg.pipeline.vcam`."""
 
 
 class UnknownNameError(RealtimeSegError, KeyError):

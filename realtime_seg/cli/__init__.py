@@ -18,7 +18,7 @@ from realtime_seg.errors import RealtimeSegError
 logger = logging.getLogger(__name__)
 
 #: subcommand modules, in help order; each defines ``register(subparsers)``
-COMMAND_MODULES = ("models", "segment", "process", "app", "demo", "build_engine", "info")
+COMMAND_MODULES = ("models", "segment", "process", "app", "live", "demo", "build_engine", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"realtime-seg: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("realtime-seg: interrupted\n")
+    except KeyboardInterrupt as exc:
+        detail = f": {exc}" if str(exc) else ""
+        sys.stderr.write(f"realtime-seg: interrupted{detail}\n")
         return 130
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureThread
-from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveSettings, LiveStatus
+from realtime_seg.models.registry import resolve_auto
+from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
+from realtime_seg.pipeline.settings import ProcessingSettings
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class LiveStats:
         ]
 
 
-def measure_live(source: Source, settings: LiveSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
+def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
     """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``."""
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
@@ -70,6 +72,7 @@ def measure_live(source: Source, settings: LiveSettings, seconds: float, *, warm
 
     slot = LatestFrameSlot()
     source.open()
+    settings = replace(settings, model=resolve_auto(settings.model, source.size_wh))  # loaded before the clock
     capture = CaptureThread(source, slot)
     live = LivePipeline(slot, settings, on_result=on_result, on_status=statuses.append, capture_fps=lambda: capture.fps)
     live.start()
