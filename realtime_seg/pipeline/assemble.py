@@ -119,7 +119,7 @@ def process_video(
 
     settings = settings or ProcessingSettings()
     input = Path(input)
-    if outputs.outlines is not None and not settings.outlines:
+    if (outputs.outlines is not None or outputs.counts is not None) and not settings.outlines:
         settings = replace(settings, outlines=True)
     with ExitStack() as stack:
         reader = stack.enter_context(VideoReader(input, decoder_threads=0 if threaded else 1))
@@ -144,4 +144,6 @@ def process_video(
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
         crop = processor.crop.summary if processor.crop is not None else "off"
         logger.info("person crop: %s", crop)
-        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop)
+        tracker_stats = getattr(processor.tracker, "stats", None)
+        tracking = tracker_stats.summary() if tracker_stats is not None else ""
+        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop, tracking=tracking)

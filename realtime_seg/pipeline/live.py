@@ -84,6 +84,11 @@ class LiveResult:
         return len(self.processed.mask.regions) if self.processed is not None and self.processed.tracked else None
 
     @property
+    def tracking(self) -> Any:
+        """The tracker's stats after this frame (``.counts`` / ``.distinct`` per class); ``None`` without one."""
+        return self.processed.tracking if self.processed is not None else None
+
+    @property
     def latency_ms(self) -> float:
         return (self.t_done - self.frame.t) * 1e3
 

@@ -416,6 +416,11 @@ class MainWindow(QMainWindow):
                 lines.append("processing  measuring...")
             if r.region_count is not None:
                 lines.append(f"regions     {r.region_count:5d}")
+            if r.tracking is not None:  # objects now (seen or held) and distinct ids, per class
+                lines += [
+                    f"{c[:11]:11s} {r.tracking.counts.get(c, 0):5d} now, {n} seen"
+                    for c, n in r.tracking.distinct.items()
+                ]
         if self.recorder is not None:
             lines.append(f"REC  {self.recorder.written} frames")
         if (vcam_line := self.vcam.hud_line()) is not None:
