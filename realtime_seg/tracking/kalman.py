@@ -46,6 +46,14 @@ class ConstantVelocity:
             return (self.x, self.y)
         return (self.x + self.vx * dt, self.y + self.vy * dt)
 
+    def position_sigma(self, t: float) -> float:
+        """Standard deviation (px, per axis) of the position predicted for time ``t``."""
+        dt = t - self.t
+        if not (dt > 0 and math.isfinite(dt)):
+            return math.sqrt(self.p00)
+        dt2 = dt * dt
+        return math.sqrt(self.p00 + 2 * dt * self.p01 + dt2 * self.p11 + self.q * dt2 * dt2 / 4)
+
     def predict(self, t: float) -> None:
         """Advance the state to time ``t`` (no-op for ``t`` at or before the state's time)."""
         dt = t - self.t

@@ -63,8 +63,10 @@ from realtime_seg.tracking.regions import (
 from realtime_seg.tracking.smoothing import OutlineSmoother
 
 _INVALID = 1e6
-#: a lost track's gate grows with the time lost, to (1 + this) x its size at max_lost_s
+#: a lost track's gate grows with the time lost, to (1 + this) x its size at max_lost_s, or by
+#: LOST_GATE_SIGMAS standard deviations of its predicted position, whichever is more
 LOST_GATE_GROWTH = 2.0
+LOST_GATE_SIGMAS = 2.0
 #: per frame, how fast a track's remembered size shrinks towards the size it is seen at
 SIZE_DECAY = 0.995
 #: an object seen at less than this share of its remembered area is partly hidden: its centroid moves for
@@ -272,6 +274,7 @@ def _edge_displacement(
     new: tuple[int, int, int, int],
     predicted: tuple[float, float] | None,
     distinct: bool = False,
+    frame_wh: tuple[int, int] | None = None,
 ) -> tuple[float, float]:
     """Per axis, the displacement of the box edge that moved freely, when the box changed size.
 
@@ -280,11 +283,17 @@ def _edge_displacement(
     the ``predicted`` one. With no prediction yet, the one that moved more, or the centre's displacement
     when they moved in opposite directions (growing or shrinking about the centre). ``distinct``: for a
     track held inside another's region, an axis on which both edges moved alike moved with the other.
+    An edge on the frame border (``frame_wh``) is hidden by it: the other edge is taken when it is not.
     """
     out = []
     axes = ((old[0], old[0] + old[2], new[0], new[0] + new[2]), (old[1], old[1] + old[3], new[1], new[1] + new[3]))
     for k, (a0, a1, b0, b1) in enumerate(axes):
         d0, d1 = float(b0 - a0), float(b1 - a1)
+        if frame_wh is not None:
+            at0, at1 = min(a0, b0) <= 0, max(a1, b1) >= frame_wh[k]
+            if at0 != at1:  # one edge on the border: the other one is free
+                out.append(d1 if at0 else d0)
+                continue
         if predicted is not None:
             p = predicted[k]
             if distinct and abs(d0 - d1) <= 1:  # the box moved as a whole: the other object's motion, not ours
@@ -610,13 +619,17 @@ class RegionTracker:
         return _covered(tr.footprint, self._shift(tr, pred), o.footprint, o.origin) / n
 
     def _gate(self, tr: _Track, t: float) -> float:
-        """Centroid distance gate: the object's size (at least ``max_centroid_distance``), growing while lost."""
+        """Centroid distance gate: the object's size (at least ``max_centroid_distance``); while the track is
+        lost it grows with the time lost, and with the filter's uncertainty of the predicted position (which
+        grows faster when the velocity is poorly known)."""
         if self.max_centroid_distance <= 0:
             return 0.0
         size = self.gate_ratio * tr.size
+        gate = max(self.max_centroid_distance, size)
         if tr.lost_since is not None and self.max_lost_s > 0:
-            size *= 1.0 + LOST_GATE_GROWTH * min(1.0, (t - tr.lost_since) / self.max_lost_s)
-        return max(self.max_centroid_distance, size)
+            grown = size * (1.0 + LOST_GATE_GROWTH * min(1.0, (t - tr.lost_since) / self.max_lost_s))
+            gate = max(gate, grown, size + LOST_GATE_SIGMAS * tr.kf.position_sigma(t))
+        return gate
 
     def _costs(
         self, tracks: list[_Track], objs: list[_Obj], t: float, preds: dict[int, tuple[float, float]]
@@ -726,7 +739,8 @@ class RegionTracker:
         if centroid is not None:
             d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
         elif edges:
-            e = _edge_displacement(old_box, new_box, d if tr.hits >= 5 or held else None, held)
+            wh = (self._shape[1], self._shape[0]) if self._shape is not None else None
+            e = _edge_displacement(old_box, new_box, d if tr.hits >= 5 or held else None, held, wh)
             if tr.hits < 5 or math.hypot(e[0] - d[0], e[1] - d[1]) <= MAX_EDGE_SURPRISE * tr.size + 2:
                 d = e
         tr.pos = (tr.pos[0] + d[0], tr.pos[1] + d[1])
