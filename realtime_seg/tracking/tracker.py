@@ -80,6 +80,8 @@ COMPLETE_BELOW = 0.85
 MAX_EDGE_SURPRISE = 0.05
 #: frames between refreshes of a track's colour histogram
 HIST_EVERY = 6
+#: a young track under this share of the other's area that merges into it was a piece of it
+SMALL_PIECE = 0.15
 #: seconds: a track born next to another that merges back into it within this time was a piece of it
 FRAGMENT_LIFE = 2.0
 COMPLETE_UP_TO = 1.25
@@ -521,7 +523,9 @@ class RegionTracker:
                     taken.add(id(tr))
             for u in merged:
                 taken.add(id(u))
-                if u.born_near is not None and u.born_near in (oldest, tr) and t - u.t_born < FRAGMENT_LIFE:
+                young = t - u.t_born < FRAGMENT_LIFE
+                small = u.size * u.size < SMALL_PIECE * oldest.size * oldest.size
+                if young and ((u.born_near is not None and u.born_near in (oldest, tr)) or small):
                     dropped.add(id(u))  # a piece of this object that split off for a while and came back: it ends
                 else:
                     held_now[id(u)] = oldest
