@@ -177,14 +177,6 @@ def _near_box(p: np.ndarray, box: tuple[int, int, int, int], margin: float) -> n
     return p[keep]
 
 
-def join_threshold(large: Region, small: Region, join_gap: float, relative_gap: float, fragment_ratio: float) -> float:
-    """The largest gap at which ``small`` joins ``large`` (see the module docstring)."""
-    thr = join_gap
-    if small.area <= fragment_ratio * large.area:
-        thr = max(thr, relative_gap * math.sqrt(small.area))
-    return thr
-
-
 def group_regions(
     regions: list[Region],
     *,
@@ -207,15 +199,20 @@ def group_regions(
         rs = sorted(by_class[cls], key=lambda r: -r.area)
         parent = list(range(len(rs)))
         find = _finder(parent)
-        for i in range(len(rs)):
-            for j in range(i + 1, len(rs)):
-                thr = join_threshold(rs[i], rs[j], join_gap, relative_gap, fragment_ratio)
-                if bbox_gap(rs[i].bbox, rs[j].bbox) > thr:
-                    continue
+        if len(rs) > 1:
+            # all pairs at once: box gaps against each pair's threshold; outlines only for the close ones
+            box = np.array([r.bbox for r in rs], dtype=np.float64)
+            x0, y0, x1, y1 = box[:, 0], box[:, 1], box[:, 0] + box[:, 2], box[:, 1] + box[:, 3]
+            dx = np.maximum(np.maximum(x0[:, None] - x1[None, :], x0[None, :] - x1[:, None]), 0)
+            dy = np.maximum(np.maximum(y0[:, None] - y1[None, :], y0[None, :] - y1[:, None]), 0)
+            gap = np.hypot(dx, dy)
+            area = np.array([r.area for r in rs], dtype=np.float64)  # largest first: j > i is the smaller
+            small = area[None, :] <= fragment_ratio * area[:, None]
+            thr = np.where(small, np.maximum(join_gap, relative_gap * np.sqrt(area)[None, :]), join_gap)
+            ii, jj = np.nonzero(np.triu(gap <= thr, k=1))
+            for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
                 ri, rj = find(i), find(j)
-                if ri == rj:
-                    continue
-                if outline_gap(rs[i], rs[j], within=thr + 1) <= thr:
+                if ri != rj and outline_gap(rs[i], rs[j], within=float(thr[i, j]) + 1) <= thr[i, j]:
                     parent[max(ri, rj)] = min(ri, rj)
         members: dict[int, list[Region]] = {}
         for i, r in enumerate(rs):
