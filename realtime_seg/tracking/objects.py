@@ -171,6 +171,20 @@ def outline_gap(a: Region, b: Region, within: float = math.inf) -> float:
     return d
 
 
+def outlines_within(a: Region, b: Region, limit: float) -> bool:
+    """Whether the gap between two regions' outlines is at most ``limit`` px (:func:`outline_gap`, sooner:
+    two outline points that close settle it without looking at the edges)."""
+    pa = _near_box(a.contour.astype(np.float64), b.bbox, limit + 1)
+    pb = _near_box(b.contour.astype(np.float64), a.bbox, limit + 1)
+    if len(pa) == 0 and len(pb) == 0:
+        return False
+    if len(pa) and len(pb):
+        d2 = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2)
+        if float(d2.min()) <= limit * limit:
+            return True
+    return outline_gap(a, b, within=limit + 1) <= limit
+
+
 def _near_box(p: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
     x, y, w, h = box
     keep = (p[:, 0] >= x - margin) & (p[:, 0] <= x + w + margin) & (p[:, 1] >= y - margin) & (p[:, 1] <= y + h + margin)
@@ -212,7 +226,7 @@ def group_regions(
             ii, jj = np.nonzero(np.triu(gap <= thr, k=1))
             for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
                 ri, rj = find(i), find(j)
-                if ri != rj and outline_gap(rs[i], rs[j], within=float(thr[i, j]) + 1) <= thr[i, j]:
+                if ri != rj and outlines_within(rs[i], rs[j], float(thr[i, j])):
                     parent[max(ri, rj)] = min(ri, rj)
         members: dict[int, list[Region]] = {}
         for i, r in enumerate(rs):
