@@ -416,6 +416,8 @@ class MainWindow(QMainWindow):
                 lines.append("processing  measuring...")
             if r.region_count is not None:
                 lines.append(f"regions     {r.region_count:5d}")
+            if r.processed is not None and r.processed.crop:
+                lines.append(f"model sees  {'person crop' if r.processed.crop == 'window' else 'whole frame'}")
         if self.recorder is not None:
             lines.append(f"REC  {self.recorder.written} frames")
         if (vcam_line := self.vcam.hud_line()) is not None:

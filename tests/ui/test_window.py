@@ -213,3 +213,14 @@ def test_the_person_crop_switch_reaches_the_pipeline(qtbot: Any, make_window: Ma
     w.panel.crop_check.setChecked(False)
     qtbot.waitUntil(lambda: w.bridge.live.active is not None and w.bridge.live.active.crop == "off", timeout=5000)
     assert w.panel.values().crop == "off"
+
+
+def test_the_hud_says_how_the_model_sees_the_frame(qtbot: Any, make_window: MakeWindow, tmp_path: Path) -> None:
+    from tests.tiny_models import SPEC_TOML_BRIGHTNESS, brightness_model
+
+    cropping = brightness_model(tmp_path / "bright.onnx")  # a tiny model whose spec asks for the person crop
+    cropping.with_suffix(".toml").write_text(SPEC_TOML_BRIGHTNESS + "crop = true\n")
+    w = make_window(SyntheticSource((640, 360)), model=str(cropping))
+    qtbot.waitUntil(lambda: "model sees  person crop" in w.view.hud_lines, timeout=5000)
+    w.panel.crop_check.setChecked(False)
+    qtbot.waitUntil(lambda: not any(x.startswith("model sees") for x in w.view.hud_lines), timeout=5000)
