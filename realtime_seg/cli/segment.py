@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.cli._common import add_model_options, out
-from realtime_seg.errors import OutputError
+from realtime_seg.errors import InputError, OutputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +29,25 @@ def mask_to_u8(alpha: np.ndarray) -> np.ndarray:
     return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def check_distinct_stems(images: list[Path], out_dir: Path) -> None:
+    """Two inputs with one stem (``a.jpg a.png``) would write the same ``<stem>_mask.png``: refuse before any work."""
+    seen: dict[str, Path] = {}
+    for path in images:
+        first = seen.setdefault(path.stem, path)
+        if first is not path:
+            raise InputError(
+                f"{first} and {path} would both be written as {out_dir / (path.stem + '_mask.png')}; "
+                "rename one of them or segment them in separate runs with different --out-dir"
+            )
+
+
 def segment_images(
     images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
 ) -> list[tuple[Path, Path]]:
     from realtime_seg.io.images import read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
 
+    check_distinct_stems(images, out_dir)
     frames = [read_image(p) for p in images]  # every input is checked before any work
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

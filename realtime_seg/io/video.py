@@ -5,7 +5,8 @@
   phone videos is applied), with the frame index and the pts in seconds.
 - :class:`VideoWriter` encodes H.264 (yuv420p) by default with the input's frame rate and time base,
   remuxes the input's audio stream unchanged, restores the input's rotation metadata, and writes to
-  ``.<name>.partial<suffix>`` in the output folder, renamed to the final name only on success.
+  a temporary name unique to the run (``.<name>.XXXXXXXX.partial<suffix>``, made by ``mkstemp`` in the output
+  folder), renamed to the final name only on success.
   H.264 in yuv420p needs even sizes: an odd width or height is **padded** by one pixel (the last column
   or row repeated), never cropped.
 
@@ -30,7 +31,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError, VideoError
-from realtime_seg.io.atomic import AtomicOutput
+from realtime_seg.io.atomic import AtomicOutput, move_into_place, temp_file_beside
 
 logger = logging.getLogger(__name__)
 
@@ -269,9 +270,14 @@ class VideoReader:
         self.close()
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name a writer uses next to ``path``: ``.<stem>.partial<suffix>``."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+def partial_files(path: str | Path) -> list[Path]:
+    """The temporary files writers of ``path`` have beside it now (``.<name>.XXXXXXXX.partial<suffix>``)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob_escape(path.name)}.*.partial{glob_escape(path.suffix)}"))
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def check_output_path(path: str | Path, *, inputs: Sequence[str | Path] = (), kind: str = "output") -> Path:
@@ -314,6 +320,11 @@ class VideoWriter(AtomicOutput):
       the same display matrix is written, so the output plays like the input.
     - ``keep_partial``: what :meth:`abort` does by default: finalize the frames written so far as a
       playable file under the final name (True) or delete the temporary file (False).
+    - ``overwrite``: whether the finished file may replace a file that exists under ``path`` by then
+      (False: such a file, e.g. from a run that finished first, is left alone and :class:`OutputError` says so).
+
+    The temporary file has a name unique to this writer, so concurrent runs for one ``path`` never
+    write into each other's file.
     """
 
     def __init__(
@@ -331,9 +342,10 @@ class VideoWriter(AtomicOutput):
         rotation: int = 0,
         pix_fmt: str = "yuv420p",
         keep_partial: bool = False,
+        overwrite: bool = True,
     ) -> None:
         self.path = check_output_path(path, inputs=[audio_from] if audio_from else [])
-        self.tmp_path = partial_path(self.path)
+        self.overwrite = overwrite
         w, h = size_wh
         if w < 1 or h < 1:
             raise ValueError(f"size_wh must be positive (width, height), got {size_wh}")
@@ -364,10 +376,12 @@ class VideoWriter(AtomicOutput):
         self._pending_audio: Any = None
         self._finished = False
         self.kept_partial = False
-        self.tmp_path.unlink(missing_ok=True)  # a stale one from a killed run
+        fd, self.tmp_path = temp_file_beside(self.path, suffix=f".partial{self.path.suffix}")
+        os.close(fd)
         try:
             self._container: Any = av.open(str(self.tmp_path), "w", format=_guess_format(self.path))
         except (av.FFmpegError, ValueError, OSError) as exc:
+            self.tmp_path.unlink(missing_ok=True)
             raise OutputError(f"cannot create {self.tmp_path}: {_reason(exc)}") from exc
         try:
             self._setup(codec, crf, preset, threads, audio_from)
@@ -481,7 +495,7 @@ class VideoWriter(AtomicOutput):
             raise OutputError(f"finishing {self.tmp_path} failed: {_reason(exc)}") from exc
         finally:
             self._close_audio()
-        os.replace(self.tmp_path, self.path)
+        move_into_place(self.tmp_path, self.path, overwrite=self.overwrite)
 
     def close(self) -> Path:
         """Flush the encoder, copy the rest of the audio, and rename to the final name."""
@@ -509,8 +523,8 @@ class VideoWriter(AtomicOutput):
                 self._finalize(self._last_t + 1.0 / float(self.fps))
                 self.kept_partial = True
                 return self.path
-            except Exception:
-                logger.exception("could not finalize the partial output %s", self.tmp_path)
+            except Exception as exc:  # one line, no traceback: the original error is what matters
+                logger.warning("could not keep the partial output %s: %s", self.path, exc)
         self._discard()
         return None
 

@@ -17,7 +17,7 @@ import pytest
 
 from realtime_seg.cli import main
 from realtime_seg.io.synth import write_clip
-from realtime_seg.io.video import partial_path
+from realtime_seg.io.video import partial_files
 from tests.clips import make_clip, probe, truncate
 from tests.signals import sigint_as_in_a_terminal
 
@@ -177,7 +177,7 @@ def test_truncated_input(model: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "truncated or corrupt: the stream ended at frame" in err
     assert "no output video was written (--keep-partial keeps the" in err
-    assert not out.exists() and not partial_path(out).exists()
+    assert not out.exists() and not partial_files(out)
 
 
 def test_truncated_input_keep_partial(model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,7 +188,7 @@ def test_truncated_input_keep_partial(model: str, tmp_path: Path, capsys: pytest
     n = int(err.split("the stream ended at frame ")[1].split()[0])
     assert f"kept the frames written so far as a playable file: {out}" in err
     assert probe(out)["frames"] == n > 0
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
 
 
 def _slow_clip(path: Path) -> Path:
@@ -224,7 +224,7 @@ def test_ctrl_c_stops_cleanly(model: str, tmp_path: Path, keep: bool) -> None:
     assert proc.returncode == 130, err
     assert took < 1.0 + (1.0 if keep else 0.0), took  # finalizing a kept file may take a moment longer
     assert "realtime-seg: interrupted" in err and "stopped after" in err
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
     n_masks = len(_names(tmp_path / "m"))
     assert 0 < n_masks < 400
     if keep:
