@@ -376,6 +376,8 @@ class VideoWriter(AtomicOutput):
         self._pending_audio: Any = None
         self._finished = False
         self.kept_partial = False
+        #: why ``abort(keep_partial=True)`` could not keep the frames (a full disk, ...), else None
+        self.keep_error: str | None = None
         fd, self.tmp_path = temp_file_beside(self.path, suffix=f".partial{self.path.suffix}")
         os.close(fd)
         try:
@@ -459,7 +461,7 @@ class VideoWriter(AtomicOutput):
             self._last_t = float(pts * self.time_base)
             self._mux_audio_until(self._last_t + 0.5)
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"writing frame {self.frames_written} to {self.tmp_path} failed: {_reason(exc)}") from exc
+            raise OutputError(f"cannot write {self.path} (frame {self.frames_written}): {_reason(exc)}") from exc
         self._last_pts = pts
         self.frames_written += 1
 
@@ -492,7 +494,7 @@ class VideoWriter(AtomicOutput):
             self._mux_audio_until(audio_until)
             self._container.close()
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"finishing {self.tmp_path} failed: {_reason(exc)}") from exc
+            raise OutputError(f"cannot finish {self.path}: {_reason(exc)}") from exc
         finally:
             self._close_audio()
         move_into_place(self.tmp_path, self.path, overwrite=self.overwrite)
@@ -523,8 +525,9 @@ class VideoWriter(AtomicOutput):
                 self._finalize(self._last_t + 1.0 / float(self.fps))
                 self.kept_partial = True
                 return self.path
-            except Exception as exc:  # one line, no traceback: the original error is what matters
-                logger.warning("could not keep the partial output %s: %s", self.path, exc)
+            except Exception as exc:  # no traceback: the original error is what matters; the caller reports this
+                self.keep_error = str(exc)
+                logger.info("could not keep the partial output %s: %s", self.path, exc)
         self._discard()
         return None
 
