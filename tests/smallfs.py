@@ -37,3 +37,10 @@ def small_filesystem(folder: Path, size_kib: int) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run([umount, "-l", str(folder)], capture_output=True, check=False)
+
+
+def remount_read_only(folder: Path) -> None:
+    """Make a file system mounted by :func:`small_filesystem` read-only (its files stay as they are)."""
+    proc = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"remounting read-only is not permitted here: {proc.stderr.strip() or proc.returncode}")

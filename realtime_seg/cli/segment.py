@@ -49,12 +49,12 @@ def segment_images(
 
     check_distinct_stems(images, out_dir)
     frames = [read_image(p) for p in images]  # every input is checked before any work
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
     written = []
-    with open_segmenter(model, backend, threads=threads) as seg:
+    with open_segmenter(model, backend, threads=threads) as seg:  # the model loads before anything is written
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
         for path, frame in zip(images, frames, strict=True):
             mask = mask_to_u8(seg.segment(frame).alpha())
             m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)
