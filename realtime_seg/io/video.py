@@ -30,15 +30,16 @@ import av
 import cv2
 import numpy as np
 
-from realtime_seg.errors import InputError, OutputError, VideoError
+from realtime_seg.errors import InputError, OutputError, UnknownNameError, VideoError
 from realtime_seg.io.atomic import AtomicOutput, move_into_place, temp_file_beside
 
 logger = logging.getLogger(__name__)
 
 #: encoders that take a ``crf`` quality option (lower is better)
 _CRF_CODECS = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63), "libaom-av1": (0, 63)}
-#: encoders that take a ``preset`` speed option
+#: encoders that take a ``preset`` speed option, and the presets they know
 _PRESET_CODECS = {"libx264", "libx265"}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _PATTERN = re.compile(r"%0?\d*d")
 
 
@@ -107,6 +108,41 @@ def is_sequence_pattern(path: Path) -> bool:
     return bool(_PATTERN.search(Path(path).name))
 
 
+@dataclass(frozen=True)
+class SequenceGap:
+    """The first file missing from an image sequence: FFmpeg's image2 demuxer stops there without an error."""
+
+    missing: Path
+    frame: int  #: the index the missing file would have had (frames 0 .. frame-1 exist)
+    after: tuple[Path, ...]  #: the files after the gap, which would not be read
+
+
+def sequence_gap(pattern: str | Path) -> SequenceGap | None:
+    """The first gap in the numbered files of ``frames/%06d.png``, counting from the first file; None if none."""
+    pattern = Path(pattern)
+    m = _PATTERN.search(pattern.name)
+    if m is None or not pattern.parent.is_dir():
+        return None
+    width = m.group(0)[1:-1].lstrip("0")
+    digits = rf"\d{{{width},}}" if width else r"\d+"
+    head, tail = pattern.name[: m.start()], pattern.name[m.end() :]
+    rx = re.compile(re.escape(head) + f"({digits})" + re.escape(tail))
+    numbered: dict[int, Path] = {}
+    for entry in pattern.parent.iterdir():
+        hit = rx.fullmatch(entry.name)
+        if hit is not None:
+            numbered.setdefault(int(hit.group(1)), entry)
+    if not numbered:
+        return None
+    first, last = min(numbered), max(numbered)
+    for k in range(last - first + 1):
+        if first + k not in numbered:
+            name = pattern.name[: m.start()] + (m.group(0) % (first + k)) + tail
+            after = tuple(numbered[n] for n in sorted(numbered) if n > first + k)
+            return SequenceGap(pattern.parent / name, k, after)
+    return None
+
+
 class VideoReader:
     """Decode a video file into upright BGR frames. Use as a context manager or call :meth:`close`.
 
@@ -148,12 +184,21 @@ class VideoReader:
         st.thread_type = "AUTO"
         st.thread_count = decoder_threads
         self._next_index = 0
+        self._gap = sequence_gap(self.path) if is_sequence_pattern(self.path) else None
         self._last_t: float | None = None
         self._start_t: float | None = None
-        self._decoded = c.decode(st)
+        #: frames at the start of the stream that could not be decoded and were skipped (a corrupt first GOP)
+        self.skipped_leading = 0
+        self._lead_start_t = 0.0
+        self._lead_error: BaseException | None = None
+        self._decoded = self._decode_packets()
         try:
             first = next(self._decoded)
         except StopIteration:
+            if self._lead_error is not None:
+                raise VideoError(
+                    f"cannot decode any frame of {self.path}: {_reason(self._lead_error)}"
+                ) from self._lead_error
             raise VideoError(f"zero frames: {self.path} has a video stream but no decodable frame") from None
         except (av.FFmpegError, ValueError) as exc:
             raise VideoError(f"cannot decode frame 0 of {self.path}: {_reason(exc)}") from exc
@@ -168,10 +213,20 @@ class VideoReader:
             count = max(1, round(duration_s * float(fps)))
         else:
             count = None
+        if count is not None and self.skipped_leading:
+            count = max(1, count - self.skipped_leading)
         w, h = first.width, first.height
         if rotation in (90, 270):
             w, h = h, w
         audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
+        if self.skipped_leading:
+            logger.warning(
+                "%s: skipped %d undecodable frame(s) at the start; processing begins at %.2f s "
+                "(the decoded frames keep their timestamps)",
+                self.path,
+                self.skipped_leading,
+                float(first.pts * tb) if first.pts is not None else 0.0,
+            )
         self.info = VideoInfo(
             path=self.path,
             size_wh=(w, h),
@@ -183,6 +238,48 @@ class VideoReader:
             codec=st.codec_context.name,
             audio_codec=audio,
         )
+
+    def _decode_packets(self) -> Iterator[Any]:
+        """Decoded frames, packet by packet. Packets that fail to decode *before the first good frame* (a
+        corrupt first group of pictures) are skipped and counted in :attr:`skipped_leading`; after that, a
+        decoding error ends the stream with the error (the caller reports it at its frame)."""
+        st = self._stream
+        leading = True
+        lead_pts: list[int] = []  # pts of the packets seen before the first decoded frame
+        packets = self._container.demux(st)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.FFmpegError, ValueError, OSError):
+                yield from self._drain()  # the frames before the break, still inside the decoder's threads
+                raise
+            if leading and packet.size and packet.pts is not None:
+                lead_pts.append(packet.pts)
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, ValueError) as exc:
+                if not leading:  # (no drain here: with frame threads, frames after the bad one are in flight)
+                    raise
+                self._lead_error = exc
+                continue
+            for frame in frames:
+                if leading:
+                    leading = False
+                    if self._lead_error is not None:
+                        first = frame.pts if frame.pts is not None else min(lead_pts, default=0)
+                        self.skipped_leading = sum(1 for p in lead_pts if p < first)
+                        self._lead_start_t = float(min(lead_pts, default=first) * (st.time_base or 0))
+                    lead_pts = []
+                yield frame
+
+    def _drain(self) -> list[Any]:
+        """Frames the decoder still holds (frame threading delays output by a few frames)."""
+        try:
+            return list(self._stream.codec_context.decode(None))
+        except (av.FFmpegError, ValueError):
+            return []
 
     def _stated_duration_s(self) -> float | None:
         """The video stream's duration as the container states it (None when it does not)."""
@@ -222,16 +319,25 @@ class VideoReader:
         return f" (after {self._last_t:.2f} s)" if self._last_t is not None else ""
 
     def _check_complete(self) -> None:
-        """A stream that stops well short of its stated length is a truncated file."""
-        n, info = self._next_index, self.info
+        """A stream that stops well short of its stated length is a truncated file; an image sequence that
+        stops at a missing file (FFmpeg ends it there quietly) names the file."""
+        if self._gap is not None and self._next_index <= self._gap.frame:
+            gap = self._gap
+            more = ""
+            if gap.after:
+                more = f"; the {len(gap.after)} file(s) after it ({gap.after[0].name} on) were not read"
+            where = f"frame {gap.frame}{self._at()}"
+            raise VideoError(f"image sequence {self.path} is missing {gap.missing}, {where}{more}")
+        n, info = self._next_index + self.skipped_leading, self.info
         if self._stream.frames and n < self._stream.frames - 2:
             raise VideoError(
                 f"{self.path} is truncated or corrupt: the stream ended at frame {n}{self._at()}, "
                 f"but the container lists {self._stream.frames} frames"
             )
-        if info.duration_s is not None and self._last_t is not None and self._start_t is not None:
+        start_t = self._lead_start_t if self.skipped_leading else self._start_t
+        if info.duration_s is not None and self._last_t is not None and start_t is not None:
             slack = 3.0 / float(info.fps) + 0.05
-            if self._last_t - self._start_t + slack < info.duration_s * 0.98:
+            if self._last_t - start_t + slack < info.duration_s * 0.98:
                 raise VideoError(
                     f"{self.path} is truncated or corrupt: the stream ended at frame {n}{self._at()}, "
                     f"but the container says it lasts {info.duration_s:.2f} s"
@@ -353,6 +459,8 @@ class VideoWriter(AtomicOutput):
             av.Codec(codec, "w")
         except (ValueError, av.FFmpegError) as exc:
             raise InputError(f"unknown or unavailable video encoder {codec!r} (try libx264, libx265, mpeg4)") from exc
+        if preset and codec in _PRESET_CODECS and preset not in PRESETS:
+            raise UnknownNameError(f"{codec} preset", preset, PRESETS)
         if crf is not None and codec in _CRF_CODECS:
             lo, hi = _CRF_CODECS[codec]
             if not lo <= crf <= hi:

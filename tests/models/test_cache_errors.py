@@ -42,7 +42,8 @@ def test_cache_env_pointing_at_a_file(
     monkeypatch.setenv("REALTIME_SEG_CACHE", str(not_a_folder))
     assert _segment(photo, tmp_path / "out") == 1
     line = _one_line(capsys.readouterr().err)
-    assert f"the model cache {not_a_folder / 'models'} cannot be written: {not_a_folder} is a file, not a folder" in line
+    models = not_a_folder / "models"
+    assert f"the model cache {models} cannot be written: {not_a_folder} is a file, not a folder" in line
     assert f"Set REALTIME_SEG_CACHE to a writable folder (it is {not_a_folder})" in line
     assert not (tmp_path / "out").exists()  # nothing written, not even the output folder
     assert not_a_folder.read_text() == "oops"
