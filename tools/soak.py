@@ -132,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model name or ONNX path (default: the default model)")
     p.add_argument("--backend", default="onnxruntime", help="backend (default: onnxruntime)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
-    p.add_argument("--warmup-s", type=float, default=60.0, help="seconds before the reference sample (default: 60)")
+    p.add_argument(
+        "--warmup-s",
+        type=float,
+        default=60.0,
+        help="seconds of streaming (after the model has loaded) before the reference sample (default: 60)",
+    )
     p.add_argument("--sample-s", type=float, default=5.0, help="seconds between samples (default: 5)")
     p.add_argument("--tolerance", type=float, default=0.05, help="allowed RSS change after warm-up (default: 0.05)")
     p.add_argument("--input", type=Path, help="a video to loop instead of the synthetic clip made from a photo")
@@ -144,15 +149,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from realtime_seg.capture.sources import FileSource
     from realtime_seg.models.registry import DEFAULT_MODEL
-    from realtime_seg.pipeline.live import LiveSettings, effect_options
     from realtime_seg.pipeline.measure import LiveStats, measure_live
+    from realtime_seg.pipeline.settings import ProcessingSettings, effect_options
 
-    settings = LiveSettings(
+    settings = ProcessingSettings(
         model=args.model or DEFAULT_MODEL,
         backend=args.backend,
-        threads=args.threads,
         effect=args.effect,
         effect_options=effect_options(args.effect),
+        **({"threads": args.threads} if args.threads is not None else {}),
     )
     proc = psutil.Process()
     samples: list[Sample] = []
@@ -162,23 +167,29 @@ def main(argv: list[str] | None = None) -> int:
         if not clip.is_file():
             p.error(f"input not found: {clip}")
 
+        started = threading.Event()
+
         def run() -> None:
             try:
-                result["stats"] = measure_live(FileSource(clip, loop=True, paced=True), settings, seconds, warmup_s=1.0)
+                source = FileSource(clip, loop=True, paced=True)
+                result["stats"] = measure_live(source, settings, seconds, warmup_s=1.0, measuring_started=started)
             except BaseException as exc:  # reported below
                 result["error"] = exc
 
         worker = threading.Thread(target=run, name="soak-measure", daemon=True)
-        t0 = time.monotonic()
         worker.start()
+        while not started.wait(0.1) and worker.is_alive():  # the clock starts when frames flow (model loaded)
+            pass
+        t0 = time.monotonic()
         while worker.is_alive():
             worker.join(args.sample_s)
-            if not worker.is_alive():
-                break
+            if not worker.is_alive() or time.monotonic() - t0 >= seconds - 0.5:
+                break  # not while the pipeline shuts down
             s = Sample(round(time.monotonic() - t0, 1), proc.memory_info().rss / 2**20, proc.num_threads(),
                        threading.active_count())  # fmt: skip
             samples.append(s)
             print(f"{s.t_s:7.1f} s  RSS {s.rss_mb:8.1f} MB  threads {s.os_threads} (Python {s.py_threads})", flush=True)
+        worker.join()
     if "error" in result:
         print(f"soak: the live pipeline failed: {result['error']}", file=sys.stderr)
         return 1

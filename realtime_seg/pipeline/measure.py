@@ -19,7 +19,8 @@ import numpy as np
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureThread
-from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveSettings, LiveStatus
+from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
+from realtime_seg.pipeline.settings import ProcessingSettings
 
 
 class _Scalars:
@@ -75,8 +76,18 @@ class LiveStats:
         ]
 
 
-def measure_live(source: Source, settings: LiveSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
-    """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``."""
+def measure_live(
+    source: Source,
+    settings: ProcessingSettings,
+    seconds: float,
+    *,
+    warmup_s: float = 1.0,
+    measuring_started: threading.Event | None = None,
+) -> LiveStats:
+    """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``.
+
+    ``measuring_started`` (optional) is set when the measured window begins (the model is loaded and frames flow).
+    """
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     kept = _Scalars()
@@ -99,6 +110,8 @@ def measure_live(source: Source, settings: LiveSettings, seconds: float, *, warm
         f0, d0 = capture.frames, slot.dropped
         slot.max_pending = 0
         measuring.set()
+        if measuring_started is not None:
+            measuring_started.set()
         t0 = time.monotonic()
         time.sleep(seconds)
         measuring.clear()

@@ -6,14 +6,14 @@ import tracemalloc
 from pathlib import Path
 
 from realtime_seg.capture.sources import SyntheticSource
-from realtime_seg.pipeline.live import LiveSettings
 from realtime_seg.pipeline.measure import measure_live
+from realtime_seg.pipeline.settings import ProcessingSettings
 from tests.tiny_models import write_user_model
 
 
 def test_memory_does_not_grow_with_the_frames_measured(tmp_path: Path) -> None:
     model = write_user_model(tmp_path, "brightness")
-    settings = LiveSettings(model=str(model), backend="onnxruntime", threads=1, effect="none")
+    settings = ProcessingSettings(model=str(model), backend="onnxruntime", threads=1, effect="none")
     source = SyntheticSource((640, 360), 30.0)
     tracemalloc.start()  # numpy registers its buffers with tracemalloc: every kept frame would show
     try:
