@@ -85,10 +85,13 @@ class OutlinesWriter(AtomicOutput):
     The constructor checks the destination and opens a temporary file next to it, so an unwritable
     path fails with :class:`OutputError` before any processing starts. Use it as a context manager:
     leaving the block with an exception removes the temporary file and leaves nothing under ``path``.
+    ``overwrite=False``: a file that exists under ``path`` by the time this one is complete is left alone
+    (:class:`OutputError`).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite
         if self.path.is_dir():
             raise OutputError(f"outlines output is a folder, not a file: {self.path}")
         fh, self._tmp = open_text_beside(self.path)
@@ -146,7 +149,7 @@ class OutlinesWriter(AtomicOutput):
                 self._tmp.unlink(missing_ok=True)
                 self._aborted = True
                 raise OutputError(f"cannot write {self.path}: {os_reason(exc)}") from exc
-            move_into_place(self._tmp, self.path)
+            move_into_place(self._tmp, self.path, overwrite=self.overwrite)
         return self.path
 
     def abort(self) -> None:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from realtime_seg.errors import VideoError
+from realtime_seg.errors import OutputError, VideoError
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.pipeline.sinks import VideoOutputs, open_sinks, partial_note
@@ -123,9 +123,9 @@ def process_video(
         pipeline = OfflinePipeline(reader, processor, sinks, threaded=threaded, on_frame=on_frame, stop=stop)
         try:
             stats = pipeline.run()
-        except VideoError as exc:
-            raise VideoError(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
-        except KeyboardInterrupt as exc:
-            raise KeyboardInterrupt(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
+        except (VideoError, OutputError) as exc:  # a broken input or a full disk half-way: say what was kept
+            raise type(exc)(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a subclass): keep the kind
+            raise type(exc)(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
         return replace(stats, outputs=paths, model=processor.segmenter.description)

@@ -108,7 +108,6 @@ def test_enospc_by_fault_injection(
         assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [f"{i:06d}.png" for i in range(7)]
 
 
-@pytest.mark.xfail(strict=True, reason="the kept-partial note for output errors comes with process.py")
 def test_masks_fill_the_disk_while_the_video_goes_elsewhere(
     model: str, noise: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
