@@ -268,6 +268,9 @@ def partial_note(sinks: Sequence[FrameSink], written: int | None) -> str:
         notes.append(f"kept the frames written so far as a playable file: {', '.join(kept)}")
     if lost:
         notes.append(f"could not keep the partial {', '.join(lost)}")
+    lines = [str(s.kept_partial) for s in sinks if isinstance(s, OutlinesSink) and s.kept_partial]
+    if lines:
+        notes.append(f"kept the outlines of those frames: {', '.join(lines)}")
     if notes:
         return "; ".join(notes)
     if not videos:
