@@ -95,7 +95,7 @@ def _inject_signal(monkeypatch: pytest.MonkeyPatch, sig: int) -> None:
 
     def write_mask_png(folder: Path, index: int, alpha: Any) -> Path:
         if index == N:
-            os.kill(os.getpid(), sig)  # a real signal, from the writer thread (which blocks it): the main thread gets it
+            os.kill(os.getpid(), sig)  # a real signal from the writer thread (which blocks it): to the main thread
         return real(folder, index, alpha)
 
     monkeypatch.setattr("realtime_seg.pipeline.sinks.write_mask_png", write_mask_png)
