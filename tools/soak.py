@@ -5,14 +5,16 @@ thread, ``measure_live`` collecting its figures) on a looping 720p clip made fro
 the process every ``--sample-s`` seconds:
 
 - RSS (resident memory) of the whole process;
-- the OS thread count (Python threads plus native ones: ONNX Runtime, FFmpeg, OpenCV) and the Python threads.
+- the OS thread count (Python threads plus native ones: ONNX Runtime, FFmpeg, OpenCV), the Python threads,
+  and the long-lived threads (older than 30 s; Linux).
 
-After ``--warmup-s`` (the model loads, allocator arenas settle) the first sample is the reference. It passes
-when every later sample's RSS is within ``--tolerance`` (default 5%) of the reference, the Python thread
-count never changes, and the OS thread count never rises above its highest value in the first quarter of the
-measured window (the looping clip's decoder threads are replaced each time the file restarts, so a sample
-can catch one or two fewer for a moment; a leak only ever adds). The exit code is 0 on a pass, 1 on a
-failure, 2 on bad options.
+After ``--warmup-s`` of streaming (the model loads first, then allocator arenas settle) the first sample is
+the reference. It passes when every later sample's RSS is within ``--tolerance`` (default 5%) of the
+reference, the Python thread count and the long-lived thread count never change, and the OS thread count
+does not grow steadily (the last quarter's samples all above the first quarter's highest). The OS count
+itself moves by a few threads from sample to sample: FFmpeg's decoder threads for the looping clip are
+replaced each time the file restarts (every 3 s), and the old ones exit a moment later; a leaked thread never
+exits, so it shows among the long-lived ones. The exit code is 0 on a pass, 1 on a failure, 2 on bad options.
 
     python tools/soak.py --minutes 10                      # 1280x720, blur, the default model
     python tools/soak.py --minutes 0.5 --model tiny.onnx --size 320x240 --json soak.json
@@ -46,6 +48,30 @@ class Sample:
     rss_mb: float
     os_threads: int
     py_threads: int
+    #: OS threads older than ``LONG_LIVED_S``: a leaked thread never exits, so it ends up here; threads
+    #: that come and go (the looping clip's decoder threads, replaced every time the file restarts) do not
+    long_threads: int = -1
+
+
+LONG_LIVED_S = 30.0
+
+
+def long_lived_threads(min_age_s: float = LONG_LIVED_S) -> int:
+    """How many of this process's threads have run for more than ``min_age_s`` (Linux /proc; -1 elsewhere)."""
+    try:
+        hz = os.sysconf("SC_CLK_TCK")
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        n = 0
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            start = int(stat.rsplit(")", 1)[1].split()[19]) / hz  # field 22: start time in ticks since boot
+            n += uptime - start > min_age_s
+        return n
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 @dataclass(frozen=True)
@@ -59,10 +85,11 @@ class Verdict:
     rss_slope_mb_per_min: float
     os_threads: list[int]
     py_threads: list[int]
+    long_threads: list[int]
     problems: list[str]
 
 
-def judge(samples: list[Sample], warmup_s: float, tolerance: float) -> Verdict:
+def judge(samples: list[Sample], warmup_s: float, tolerance: float, long_lived_s: float = LONG_LIVED_S) -> Verdict:
     """Compare every sample after ``warmup_s`` with the first one after it."""
     after = [s for s in samples if s.t_s >= warmup_s]
     if len(after) < 2:
@@ -81,13 +108,20 @@ def judge(samples: list[Sample], warmup_s: float, tolerance: float) -> Verdict:
             f"RSS moved {dev * 100:.1f}% from {ref:.1f} MB (at {after[0].t_s:.0f} s) to {worst.rss_mb:.1f} MB "
             f"(at {worst.t_s:.0f} s); allowed {tolerance * 100:.0f}%"
         )
+    long_threads = sorted({s.long_threads for s in after})
+    if len(long_threads) > 1:
+        grew = next(s for s in after if s.long_threads != after[0].long_threads)
+        problems.append(
+            f"the number of long-lived threads (older than {long_lived_s:g} s) changed after the warm-up: "
+            f"{after[0].long_threads} at {after[0].t_s:.0f} s, {grew.long_threads} at {grew.t_s:.0f} s"
+        )
     quarter = after[: max(1, len(after) // 4)]
     ceiling = max(s.os_threads for s in quarter)
-    if max(os_threads) > ceiling:
-        grew = next(s for s in after if s.os_threads > ceiling)
+    late = after[-max(1, len(after) // 4) :]
+    if min(s.os_threads for s in late) > ceiling:  # every late sample above the early ceiling: steady growth
         problems.append(
-            f"the OS thread count grew after the warm-up: at most {ceiling} in the first quarter, "
-            f"{grew.os_threads} at {grew.t_s:.0f} s (all counts seen: {os_threads})"
+            f"the OS thread count grew after the warm-up: at most {ceiling} in the first quarter, at least "
+            f"{min(s.os_threads for s in late)} in the last (all counts seen: {os_threads})"
         )
     if len(py_threads) > 1:
         problems.append(f"the Python thread count changed after the warm-up: {py_threads}")
@@ -101,6 +135,7 @@ def judge(samples: list[Sample], warmup_s: float, tolerance: float) -> Verdict:
         rss_slope_mb_per_min=round(slope, 3),
         os_threads=os_threads,
         py_threads=py_threads,
+        long_threads=long_threads,
         problems=problems,
     )
 
@@ -140,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--sample-s", type=float, default=5.0, help="seconds between samples (default: 5)")
     p.add_argument("--tolerance", type=float, default=0.05, help="allowed RSS change after warm-up (default: 0.05)")
+    p.add_argument(
+        "--long-lived-s", type=float, default=LONG_LIVED_S, help="age of a long-lived thread (default: 30 s)"
+    )
     p.add_argument("--input", type=Path, help="a video to loop instead of the synthetic clip made from a photo")
     p.add_argument("--json", type=Path, help="write the samples and the verdict here")
     args = p.parse_args(argv)
@@ -186,15 +224,19 @@ def main(argv: list[str] | None = None) -> int:
             if not worker.is_alive() or time.monotonic() - t0 >= seconds - 0.5:
                 break  # not while the pipeline shuts down
             s = Sample(round(time.monotonic() - t0, 1), proc.memory_info().rss / 2**20, proc.num_threads(),
-                       threading.active_count())  # fmt: skip
+                       threading.active_count(), long_lived_threads(args.long_lived_s))  # fmt: skip
             samples.append(s)
-            print(f"{s.t_s:7.1f} s  RSS {s.rss_mb:8.1f} MB  threads {s.os_threads} (Python {s.py_threads})", flush=True)
+            print(
+                f"{s.t_s:7.1f} s  RSS {s.rss_mb:8.1f} MB  threads {s.os_threads} (Python {s.py_threads}, "
+                f"long-lived {s.long_threads})",
+                flush=True,
+            )
         worker.join()
     if "error" in result:
         print(f"soak: the live pipeline failed: {result['error']}", file=sys.stderr)
         return 1
     stats: LiveStats = result["stats"]
-    verdict = judge(samples, args.warmup_s, args.tolerance)
+    verdict = judge(samples, args.warmup_s, args.tolerance, args.long_lived_s)
     load = os.getloadavg()
     print()
     for line in stats.lines():
@@ -203,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         f"RSS after warm-up: reference {verdict.reference_rss_mb} MB, min {verdict.min_rss_mb}, max "
         f"{verdict.max_rss_mb}, last {verdict.last_rss_mb} (max deviation {verdict.max_deviation_pct}%, "
         f"slope {verdict.rss_slope_mb_per_min} MB/min); OS threads {verdict.os_threads}, "
-        f"Python threads {verdict.py_threads}; load average at the end {load[0]:.2f} on {os.cpu_count()} cores"
+        f"Python threads {verdict.py_threads}, long-lived threads {verdict.long_threads}; "
+        f"load average at the end {load[0]:.2f} on {os.cpu_count()} cores"
     )
     if args.json is not None:
         report = {
