@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the samples and the verdict here")
     args = p.parse_args(argv)
     seconds = args.minutes * 60.0
+    if args.warmup_s < args.long_lived_s:
+        p.error(f"--warmup-s ({args.warmup_s:g}) must be at least --long-lived-s ({args.long_lived_s:g})")
     if seconds <= args.warmup_s + 2 * args.sample_s:
         p.error(f"--minutes {args.minutes} leaves no time after the {args.warmup_s:.0f} s warm-up")
 
