@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
@@ -36,6 +37,7 @@ class PipelineBridge(QObject):
         self._lock = threading.Lock()
         self._latest: LiveResult | None = None
         self._signalled = False
+        self.taps: list[Callable[[LiveResult], None]] = []  # also called with each result, in the processing thread
         self.live = LivePipeline(
             self.slot,
             settings,
@@ -50,6 +52,11 @@ class PipelineBridge(QObject):
 
     # called in the processing thread
     def _on_result(self, result: LiveResult) -> None:
+        for tap in list(self.taps):
+            try:
+                tap(result)
+            except Exception:
+                logger.exception("result tap failed")
         with self._lock:
             self._latest = result
             if self._signalled:

@@ -33,9 +33,11 @@ from realtime_seg.io.images import write_image_atomic
 from realtime_seg.pipeline.live import LiveResult, LiveStatus
 from realtime_seg.pipeline.recorder import Recorder
 from realtime_seg.pipeline.settings import DEFAULT_THREADS
+from realtime_seg.pipeline.vcam import VcamConfig
 from realtime_seg.ui.bridge import PipelineBridge
 from realtime_seg.ui.controls import EFFECT_ORDER, PanelValues, available_effects
 from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel
+from realtime_seg.ui.vcam_controls import VcamControl
 from realtime_seg.ui.view import VideoView
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ HOTKEYS: tuple[tuple[str, str], ...] = (
     ("F", "full screen on / off"),
     ("1-6", "effects: " + ", ".join(f"{i} {n}" for i, n in enumerate(EFFECT_ORDER, 1))),
     ("H", "heads-up display on / off"),
+    ("V", "virtual camera on / off (for video calls)"),
     ("F1", "this help"),
     ("Q", "quit"),
 )
@@ -64,6 +67,7 @@ class AppOptions:
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
     camera_size_wh: tuple[int, int] = (1280, 720)
+    virtual_camera: VcamConfig | None = None  # start with the virtual camera on (``live --preview``)
 
     def __post_init__(self) -> None:
         if self.camera is not None and self.input is not None:
@@ -152,6 +156,9 @@ class MainWindow(QMainWindow):
         self.panel.changed.connect(self._apply_panel)
         self.panel.sourceSelected.connect(self._on_source_selected)
         self.panel.help_button.clicked.connect(self.show_help)
+        self.vcam = VcamControl(self, self.bridge, self.qsettings, self.options.virtual_camera)
+        self.vcam.attach(self.panel, self.status)
+        self.vcam.changed.connect(self._update_hud)
         self._install_hotkeys()
 
         geometry = self.qsettings.value("window/geometry")
@@ -160,6 +167,7 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 760)
         self._start_initial_source(source)
+        self.vcam.start_if_wanted()
 
     # -- settings --------------------------------------------------------------------------------------
     def _initial_values(self) -> PanelValues:
@@ -287,6 +295,8 @@ class MainWindow(QMainWindow):
             lines.append("PAUSED")
         if self.recorder is not None:
             lines.append(f"REC  {self.recorder.written} frames")
+        if (vcam_line := self.vcam.hud_line()) is not None:
+            lines.append(vcam_line)
         self.view.set_hud(lines)
 
     def _on_status(self, status: LiveStatus) -> None:
@@ -324,6 +334,7 @@ class MainWindow(QMainWindow):
         key("R", self.toggle_record)
         key("F", self.toggle_fullscreen)
         key("H", self.toggle_hud)
+        key("V", self.vcam.toggle)
         key("Q", self.close)
         key("F1", self.show_help)
         key("Esc", lambda: self.toggle_fullscreen() if self.isFullScreen() else None)
@@ -416,6 +427,7 @@ class MainWindow(QMainWindow):
             if self.recorder is not None:
                 self.toggle_record()
             self.save_settings()
+            self.vcam.close()
             self.bridge.stop()
         if event is not None:
             event.accept()
