@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from realtime_seg.crop import PersonCrop
-from realtime_seg.errors import VideoError
+from realtime_seg.errors import OutputError, VideoError
 from realtime_seg.models.registry import resolve_auto
 from realtime_seg.models.spec import ModelSpec
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
@@ -137,10 +137,10 @@ def process_video(
         pipeline = OfflinePipeline(reader, processor, sinks, threaded=threaded, on_frame=on_frame, stop=stop)
         try:
             stats = pipeline.run()
-        except VideoError as exc:
-            raise VideoError(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
-        except KeyboardInterrupt as exc:
-            raise KeyboardInterrupt(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
+        except (VideoError, OutputError) as exc:  # a broken input or a full disk half-way: say what was kept
+            raise type(exc)(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a subclass): keep the kind
+            raise type(exc)(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
         crop = processor.crop.summary if processor.crop is not None else "off"
         logger.info("person crop: %s", crop)
