@@ -44,6 +44,9 @@ class SegResult:
     frame_size_wh: tuple[int, int]
     spec: ModelSpec
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    #: the model's predicted foreground colour, float32 RGB ``(H, W, 3)`` in [0, 1] at model
+    #: resolution, for models with an output of kind foreground (RVM's ``fgr``); else ``None``
+    foreground: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         kind = self.spec.output_kind
@@ -61,6 +64,14 @@ class SegResult:
         if w <= 0 or h <= 0:
             raise ValueError(f"frame_size_wh must be positive (width, height), got {self.frame_size_wh}")
         object.__setattr__(self, "probs", _readonly(p))
+        fg = self.foreground
+        if fg is not None:
+            if fg.shape != (*p.shape[-2:], 3) or fg.dtype != np.float32:
+                raise ValueError(
+                    f"foreground must be float32 of shape {(*p.shape[-2:], 3)} (the probs' size, RGB), "
+                    f"got {fg.dtype} {fg.shape}"
+                )
+            object.__setattr__(self, "foreground", _readonly(fg))
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
 
     def alpha(self, size_wh: tuple[int, int] | None = None) -> np.ndarray:
@@ -88,14 +99,56 @@ class SegResult:
         return np.argmax(up, axis=0).astype(np.uint8)
 
 
-class Segmenter:
-    """Runs one model on BGR uint8 frames. Owns its backend; close it (or use ``with``) when done."""
+#: a dynamic-size model's working resolution targets this long side by default: RVM's authors advise
+#: a downsample ratio of 0.375 for 1280x720 and 0.25 for 1920x1080 portrait footage (480 / long side),
+#: 0.125 for 4K, and 1 up to 512x512
+WORKING_LONG_SIDE = 480
 
-    def __init__(self, spec: ModelSpec, backend: Backend, choice: BackendChoice | None = None) -> None:
+
+def working_size(frame_wh: tuple[int, int], downsample: float | None = None) -> tuple[int, int]:
+    """The working resolution ``(w, h)`` of a dynamic-size model for a frame of ``frame_wh``.
+
+    ``downsample`` is the ratio (``--downsample``); ``None`` picks ``min(1, 480 / long side)``, the
+    authors' advice for portraits (full-body shots gain from about 1.6x that: ``--downsample``).
+    """
+    w, h = frame_wh
+    if downsample is None:
+        ratio = min(1.0, WORKING_LONG_SIDE / max(w, h))
+    else:
+        if not 0.0 < downsample <= 1.0:
+            raise InputError(f"downsample ratio must be in (0, 1], got {downsample}")
+        ratio = downsample
+    return (max(16, int(round(w * ratio))), max(16, int(round(h * ratio))))
+
+
+class Segmenter:
+    """Runs one model on BGR uint8 frames. Owns its backend; close it (or use ``with``) when done.
+
+    A recurrent model's state belongs to the segmenter, for one stream: it starts at zeros, carries
+    over from one :meth:`segment` call to the next, and starts again at zeros after :meth:`reset`
+    (a new source, a seek, a model switch) and whenever the working resolution changes.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        backend: Backend,
+        choice: BackendChoice | None = None,
+        *,
+        downsample: float | None = None,
+    ) -> None:
         self.spec = spec
         self.backend = backend
         self.choice = choice or BackendChoice(backend.name, "given")
-        w, h = spec.input_size_wh
+        if downsample is not None and not 0.0 < downsample <= 1.0:
+            raise InputError(f"downsample ratio must be in (0, 1], got {downsample}")
+        if downsample is not None and not spec.dynamic_size:
+            logger.warning("model %s has a fixed input size; --downsample %.3g is ignored", spec.name, downsample)
+        self.downsample = downsample
+        self._state: dict[str, np.ndarray] | None = None
+        self._state_size: tuple[int, int] | None = None
+        #: how many times the recurrent state started from zeros (tests and logs)
+        self.state_resets = 0
         lo, hi = spec.value_range
         self._scale = np.float32((hi - lo) / 255.0)
         self._offset = np.float32(lo)
@@ -120,16 +173,41 @@ class Segmenter:
     ) -> None:
         self.close()
 
+    # -- recurrent state ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the recurrent state (a new source, a seek, a scene cut); a no-op for other models."""
+        self._state = None
+        self._state_size = None
+
+    def model_size(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
+        """The model input size ``(w, h)`` for a frame of ``frame_wh``."""
+        if self.spec.dynamic_size:
+            return working_size(frame_wh, self.downsample)
+        return self.spec.input_size_wh
+
+    def _current_state(self, size_wh: tuple[int, int]) -> dict[str, np.ndarray]:
+        if self._state is None or self._state_size != size_wh:
+            if self._state is not None:
+                logger.info(
+                    "%s: working resolution %s -> %s, recurrent state reset", self.spec.name, self._state_size, size_wh
+                )
+            self._state = {
+                st.input: np.zeros(st.shape(size_wh, self.spec.layout), np.float32) for st in self.spec.states
+            }
+            self._state_size = size_wh
+            self.state_resets += 1
+        return self._state
+
     # -- stages ----------------------------------------------------------------------------------
-    def preprocess(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """BGR uint8 frame -> the model's input tensor (batch 1), per the spec."""
+    def preprocess(self, frame_bgr: np.ndarray, size_wh: tuple[int, int] | None = None) -> np.ndarray:
+        """BGR uint8 frame -> the model's input tensor (batch 1), per the spec (at ``size_wh`` if given)."""
         if not isinstance(frame_bgr, np.ndarray) or frame_bgr.dtype != np.uint8:
             raise InputError(f"frame must be a uint8 numpy array, got {getattr(frame_bgr, 'dtype', type(frame_bgr))}")
         if frame_bgr.ndim == 2:
             frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_GRAY2BGR)
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
             raise InputError(f"frame must have shape (H, W, 3) BGR, got {frame_bgr.shape}")
-        size = self.spec.input_size_wh
+        size = size_wh or self.spec.input_size_wh
         if self.spec.resample == "mediapipe":
             small = mediapipe_resize(frame_bgr, size)
         else:
@@ -162,6 +240,8 @@ class Segmenter:
         return (e / e.sum(axis=0, keepdims=True)).astype(np.float32)
 
     def segment(self, frame_bgr: np.ndarray, frame_index: int = 0) -> SegResult:
+        if self.spec.named_io or self.spec.dynamic_size:
+            return self._segment_named(frame_bgr, frame_index)
         t0 = time.perf_counter()
         tensor = self.preprocess(frame_bgr)
         t1 = time.perf_counter()
@@ -172,6 +252,41 @@ class Segmenter:
         h, w = frame_bgr.shape[:2]
         timings = {"preprocess": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
         return SegResult(frame_index, probs, (w, h), self.spec, timings)
+
+    def _segment_named(self, frame_bgr: np.ndarray, frame_index: int) -> SegResult:
+        """Models with named inputs/outputs: a dynamic working size, recurrent state, a foreground output."""
+        spec = self.spec
+        t0 = time.perf_counter()
+        h, w = frame_bgr.shape[:2]
+        size = self.model_size((w, h))
+        tensor = self.preprocess(frame_bgr, size)
+        graph_inputs = self.backend.input_names
+        feeds = {spec.input_name or (graph_inputs[0] if graph_inputs else "input"): tensor}
+        if spec.states:
+            feeds.update(self._current_state(size))
+        for name, value in spec.scalar_inputs:
+            feeds[name] = np.array(value, np.float32)
+        graph_outputs = self.backend.output_names
+        alpha_name = spec.alpha_output or (graph_outputs[0] if graph_outputs else "output")
+        names = [alpha_name] + ([spec.foreground_output] if spec.foreground_output else [])
+        names += [st.output for st in spec.states]
+        t1 = time.perf_counter()
+        outs = self.backend.run(feeds, names)
+        t2 = time.perf_counter()
+        got = dict(zip(names, outs, strict=True))
+        if spec.states:
+            self._state = {st.input: np.asarray(got[st.output], np.float32) for st in spec.states}
+        probs = self.postprocess(got[alpha_name])
+        foreground = None
+        if spec.foreground_output:
+            fg = np.asarray(got[spec.foreground_output])[0]
+            fg = fg.transpose(1, 2, 0) if spec.layout == "NCHW" else fg
+            if spec.color_order == "BGR":
+                fg = fg[:, :, ::-1]
+            foreground = np.clip(fg, 0.0, 1.0).astype(np.float32)
+        t3 = time.perf_counter()
+        timings = {"preprocess": (t1 - t0) * 1e3, "infer": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        return SegResult(frame_index, probs, (w, h), spec, timings, foreground)
 
     @property
     def description(self) -> str:
@@ -184,12 +299,17 @@ def open_segmenter(
     *,
     threads: int | None = None,
     precision: str = "fp32",
+    downsample: float | None = None,
     **backend_options: object,
 ) -> Segmenter:
-    """Resolve the model (fetching a built-in one on first use), choose and open a backend."""
+    """Resolve the model (fetching a built-in one on first use), choose and open a backend.
+
+    ``downsample``: a dynamic-size model's working resolution as a ratio of the frame (default:
+    chosen from the frame size, see :func:`working_size`).
+    """
     spec = resolve_model(model, precision=precision)
     be, choice = create_backend(spec, backend, threads=threads, **backend_options)
-    seg = Segmenter(spec, be, choice)
+    seg = Segmenter(spec, be, choice, downsample=downsample)
     seg.open()
     logger.info("segmenter: %s", seg.description)
     return seg

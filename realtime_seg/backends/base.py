@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
@@ -58,6 +59,23 @@ class Backend(ABC):
             )
         return self._infer(np.ascontiguousarray(tensor))
 
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        """Run the model on named inputs (several, of any shape the model takes); return the named outputs.
+
+        For models with more than one input (recurrent state, scalars) or a dynamic input size.
+        """
+        if not self._is_open:
+            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        return self._run(feeds, outputs)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ()
+
     def close(self) -> None:
         if self._is_open:
             try:
@@ -88,3 +106,9 @@ class Backend(ABC):
 
     @abstractmethod
     def _close(self) -> None: ...
+
+    def _run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        raise BackendError(
+            f"the {self.name} backend cannot run models with several inputs or a dynamic input size yet "
+            "(recurrent models such as rvm); use --backend onnxruntime"
+        )

@@ -209,6 +209,11 @@ class ModelSpec:
         return bool(self.states)
 
     @property
+    def matting(self) -> bool:
+        """A matting model (recurrent or with a foreground output): its alpha is a matte to keep as it is."""
+        return bool(self.states or self.foreground_output)
+
+    @property
     def named_io(self) -> bool:
         """Whether the model needs more than one input tensor or reads more than its first output."""
         return bool(self.states or self.scalar_inputs or self.foreground_output or self.alpha_output)
