@@ -1067,8 +1067,10 @@ def _broadcast_to(c: _Converter, node: TfNode, ins: list[Value]) -> Value:
     x, shape = ins
     if _all_const(ins):
         return np.broadcast_to(x, tuple(int(s) for s in shape)).copy()
+    if isinstance(x, np.ndarray) and x.ndim == 4:
+        x = Dyn(c.init(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), node.name + "/value"), 4)
     if not isinstance(x, Dyn) or x.rank != 4:
-        raise ModelError(f"BroadcastTo node {node.name!r}: only a 4-D run-time tensor is supported")
+        raise ModelError(f"BroadcastTo node {node.name!r}: only 4-D tensors are supported")
     if isinstance(shape, np.ndarray):
         shape_name = c.init(shape.astype(np.int64)[list(_NHWC_TO_NCHW_AXIS_INV)], node.name + "/shape")
     else:
