@@ -139,10 +139,14 @@ class Refiner:
         if c.threshold is not None:
             alpha = (alpha >= c.threshold).astype(np.float32)
         labels = seg.labels((w, h)) if seg.spec.output_kind != "probability" else None
+        foreground = None
+        if seg.foreground is not None:  # RGB float [0, 1] -> BGR uint8, still at model resolution
+            foreground = cv2.cvtColor(cv2.convertScaleAbs(seg.foreground, alpha=255.0), cv2.COLOR_RGB2BGR)
         return MaskFrame(
             index=seg.frame_index,
             alpha=alpha,
             labels=labels,
             class_names=seg.spec.class_names,
             class_colors_rgb=seg.spec.class_colors_rgb,
+            foreground=foreground,
         )
