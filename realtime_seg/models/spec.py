@@ -40,7 +40,7 @@ a 1280x720 frame and the working resolution is chosen per frame)::
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,7 +141,6 @@ class ModelSpec:
     foreground_output: str = ""
     #: the input size follows the frame (input_size_wh is then the size for a 1280x720 frame)
     dynamic_size: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:
