@@ -293,6 +293,34 @@ class Segmenter:
         return f"{self.spec.name} on {self.backend.description} [{self.choice.reason}]"
 
 
+AUTO_MODEL = "auto"
+
+
+def choose_auto_model(backend: str = "auto") -> str:
+    """``--model auto``: rvm where the chosen backend runs recurrent models and rvm is fetched, else selfie.
+
+    RVM is the quality choice; on TensorRT it is also the real-time one. On the CPU the default stays
+    the selfie model. The choice and its reason are logged.
+    """
+    from realtime_seg.backends.select import choose_backend
+    from realtime_seg.models import rvm
+
+    choice = choose_backend(backend)
+    if choice.name != "tensorrt":
+        name, why = DEFAULT_MODEL, f"backend {choice.name}: the CPU default"
+    else:
+        from realtime_seg.backends.tensorrt import TensorRTBackend
+
+        if not TensorRTBackend.runs_named_io:
+            name, why = DEFAULT_MODEL, "the TensorRT backend does not run recurrent models yet"
+        elif not rvm.is_fetched():
+            name, why = DEFAULT_MODEL, "rvm is not fetched (`realtime-seg models fetch rvm`)"
+        else:
+            name, why = "rvm", "TensorRT in use"
+    logger.info("--model auto: %s (%s)", name, why)
+    return name
+
+
 def open_segmenter(
     model: str | Path = DEFAULT_MODEL,
     backend: str = "auto",
@@ -307,6 +335,8 @@ def open_segmenter(
     ``downsample``: a dynamic-size model's working resolution as a ratio of the frame (default:
     chosen from the frame size, see :func:`working_size`).
     """
+    if str(model) == AUTO_MODEL:
+        model = choose_auto_model(backend)
     spec = resolve_model(model, precision=precision)
     be, choice = create_backend(spec, backend, threads=threads, **backend_options)
     seg = Segmenter(spec, be, choice, downsample=downsample)

@@ -124,3 +124,36 @@ def test_spec_state_validation() -> None:
     with pytest.raises(SpecError, match=r"expected distinct input and output names"):
         StateSpec("a", "a", 4)
     assert StateSpec("r", "s", 16, 2).shape((321, 181)) == (1, 16, 91, 161)
+
+
+def test_processor_reset_restarts_the_models_state(counter: Path) -> None:
+    """A new source or a seek (``FrameProcessor.reset``, what the app calls) starts the state from zeros."""
+    with open_segmenter(counter, "onnxruntime", threads=1, downsample=0.5) as seg:
+        proc = FrameProcessor(seg, Refiner(RefineConfig(smoothing=0.0, edge_refine=False)), NoEffect())
+        for i in range(3):
+            proc.process(_frame(), i, i / 30)
+        proc.reset()
+        assert float(proc.process(_frame(), 3, 0.1).mask.alpha.mean()) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_settings_carry_downsample_to_the_segmenter(counter: Path) -> None:
+    from realtime_seg.errors import SettingsError
+    from realtime_seg.pipeline.assemble import open_processor, reconfigure
+    from realtime_seg.pipeline.settings import ProcessingSettings
+
+    with pytest.raises(SettingsError, match=r"downsample must be in \(0, 1\] \(a fraction of the frame\), got 0"):
+        ProcessingSettings(downsample=0.0)
+    old = ProcessingSettings(model=str(counter), backend="onnxruntime", effect="mask", downsample=0.5)
+    with open_processor(old) as proc:
+        assert proc.process(_frame(128, 72), 0, 0.0).mask.alpha.shape == (72, 128)
+        assert proc.segmenter.model_size((128, 72)) == (64, 36)
+        new = ProcessingSettings(model=str(counter), backend="onnxruntime", effect="mask", downsample=0.25)
+        reconfigure(proc, old, new)
+        proc.process(_frame(128, 72), 1, 0.1)
+        assert proc.segmenter.model_size((128, 72)) == (32, 18) and proc.segmenter.state_resets == 2
+
+
+def test_auto_model_on_the_cpu_is_the_selfie_model() -> None:
+    from realtime_seg.segmenter import choose_auto_model
+
+    assert choose_auto_model("onnxruntime") == "selfie"

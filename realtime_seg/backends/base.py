@@ -27,6 +27,8 @@ class Backend(ABC):
 
     #: registry name, e.g. ``"onnxruntime"``
     name: ClassVar[str]
+    #: whether :meth:`run` works: named inputs and outputs, any input size (recurrent models such as rvm)
+    runs_named_io: ClassVar[bool] = False
 
     def __init__(self, model_path: Path, input_shape: tuple[int, ...]) -> None:
         self.model_path = Path(model_path)

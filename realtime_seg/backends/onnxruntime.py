@@ -19,6 +19,7 @@ PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CP
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    runs_named_io = True
 
     def __init__(
         self,

@@ -71,6 +71,13 @@ def create_backend(
     if choice.name == "tensorrt":
         from realtime_seg.backends.tensorrt import TensorRTBackend
 
+        if (spec.named_io or spec.dynamic_size) and not TensorRTBackend.runs_named_io:
+            why = f"the TensorRT backend does not run {spec.name!r} (recurrent state, dynamic size) yet"
+            if requested == "tensorrt":
+                raise BackendUnavailable(f"{why}; use --backend onnxruntime")
+            logger.warning("%s; using ONNX Runtime", why)
+            backend, _ = create_backend(spec, "onnxruntime", threads=threads)
+            return backend, BackendChoice("onnxruntime", f"auto: {why}")
         backend = TensorRTBackend(spec.onnx_path, spec.input_shape, **options)
     else:
         from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend

@@ -20,8 +20,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help="built-in model name (selfie, selfie-landscape) or a path to model.onnx with a sidecar model.toml "
-        f"(default: {DEFAULT_MODEL})",
+        help="built-in model name (selfie, selfie-landscape, rvm: Robust Video Matting, fetched with "
+        "`models fetch rvm`), auto (rvm where TensorRT runs it, else selfie), or a path to model.onnx with a "
+        f"sidecar model.toml (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--downsample",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="rvm: its working resolution as a fraction of the frame, in (0, 1] (default: chosen from the frame "
+        "size, 480 pixels on the long side: 0.375 of 720p, 0.25 of 1080p; full-body shots gain from about 1.6x)",
     )
     p.add_argument(
         "--backend",

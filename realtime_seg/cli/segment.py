@@ -26,7 +26,12 @@ def preview(image: np.ndarray, mask_u8: np.ndarray) -> np.ndarray:
 
 
 def segment_images(
-    images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
+    images: list[Path],
+    out_dir: Path,
+    model: str,
+    backend: str,
+    threads: int | None,
+    downsample: float | None = None,
 ) -> list[tuple[Path, Path]]:
     from realtime_seg.io.images import alpha_u8, read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
@@ -37,8 +42,9 @@ def segment_images(
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
     written = []
-    with open_segmenter(model, backend, threads=threads) as seg:
+    with open_segmenter(model, backend, threads=threads, downsample=downsample) as seg:
         for path, frame in zip(images, frames, strict=True):
+            seg.reset()  # each image is its own source: a recurrent model starts from zeros
             mask = alpha_u8(seg.segment(frame).alpha())
             m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)
             pv = write_image_atomic(out_dir / f"{path.stem}_preview.png", preview(frame, mask))
@@ -47,6 +53,6 @@ def segment_images(
 
 
 def run(args: argparse.Namespace) -> int:
-    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads):
+    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads, args.downsample):
         out(f"wrote {mask} and {pv}")
     return 0

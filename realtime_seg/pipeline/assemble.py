@@ -30,7 +30,13 @@ logger = logging.getLogger(__name__)
 
 def open_settings_segmenter(settings: ProcessingSettings) -> Segmenter:
     """Open the model and backend that ``settings`` name."""
-    return open_segmenter(settings.model, settings.backend, threads=settings.threads, precision=settings.precision)
+    return open_segmenter(
+        settings.model,
+        settings.backend,
+        threads=settings.threads,
+        precision=settings.precision,
+        downsample=settings.downsample,
+    )
 
 
 def make_tracker(settings: ProcessingSettings) -> Tracker | None:
@@ -75,6 +81,8 @@ def reconfigure(proc: FrameProcessor, old: ProcessingSettings, new: ProcessingSe
     if new.tracks != old.tracks:
         proc.tracker = make_tracker(new)
     proc.every = new.every
+    if new.downsample != old.downsample:  # a new working resolution: the recurrent state restarts by itself
+        proc.segmenter.downsample = new.downsample
 
 
 def process_video(

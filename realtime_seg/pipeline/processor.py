@@ -101,7 +101,9 @@ class FrameProcessor:
         self.close()
 
     def reset(self) -> None:
+        """A new source or a seek: forget the mask, the smoothing history, the tracks and the model's state."""
         self._last_seg = None
+        self.segmenter.reset()
         self.refiner.reset()
         if self.tracker is not None:
             self.tracker.reset()

@@ -194,3 +194,19 @@ def test_cache_notice_and_listing(rvm_paths: dict[str, Path], capsys: pytest.Cap
     assert main(["models", "list"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("rvm "))
     assert row.split()[1:4] == ["yes", "480x270", "GPL-3.0"]
+
+
+@pytest.mark.network
+def test_process_with_rvm_end_to_end(
+    rvm_paths: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``process --model rvm --downsample 0.25`` on a real encoded clip, with replace (the foreground colour path)."""
+    from tests.clips import make_clip, probe
+
+    clip = make_clip(tmp_path / "in.mp4", (256, 144), 12)
+    out = tmp_path / "out.mp4"
+    argv = ["process", str(clip), "-o", str(out), "--model", "rvm", "--downsample", "0.25", "--effect", "replace"]
+    assert main([*argv, "--backend", "onnxruntime", "--background", "green"]) == 0
+    assert "12 frames in" in capsys.readouterr().out
+    got = probe(out)
+    assert got["frames"] == 12 and got["size_wh"] == (256, 144)
