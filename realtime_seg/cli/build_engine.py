@@ -49,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
     )
     spec = resolve_model(args.model, precision=args.precision)
     assert spec.onnx_path is not None  # resolve_model always sets it
+    if spec.named_io or spec.dynamic_size:
+        from realtime_seg.errors import BackendUnavailable
+
+        raise BackendUnavailable(
+            f"model {spec.name!r} is recurrent with a dynamic working resolution; the TensorRT backend does not "
+            "run such models yet (use --backend onnxruntime)"
+        )
     cache = EngineCache(args.engine_dir)
     api = make_cuda_api(args.cuda_api)
     api.activate(args.device)
