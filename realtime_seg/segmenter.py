@@ -103,6 +103,10 @@ class SegResult:
 #: a downsample ratio of 0.375 for 1280x720 and 0.25 for 1920x1080 portrait footage (480 / long side),
 #: 0.125 for 4K, and 1 up to 512x512
 WORKING_LONG_SIDE = 480
+#: a recurrent model's state restarts when the model input's mean absolute change from the previous frame
+#: reaches this many grey levels (of 255): a scene cut. Conservative: consecutive frames differ by a few
+#: levels, fast pans by 10-20; a missed cut only costs RVM a few frames to settle, a false one a flicker.
+SCENE_CUT_LEVELS = 40.0
 
 
 def working_size(frame_wh: tuple[int, int], downsample: float | None = None) -> tuple[int, int]:
@@ -136,6 +140,7 @@ class Segmenter:
         choice: BackendChoice | None = None,
         *,
         downsample: float | None = None,
+        scene_cut: float | None = SCENE_CUT_LEVELS,
     ) -> None:
         self.spec = spec
         self.backend = backend
@@ -145,6 +150,8 @@ class Segmenter:
         if downsample is not None and not spec.dynamic_size:
             logger.warning("model %s has a fixed input size; --downsample %.3g is ignored", spec.name, downsample)
         self.downsample = downsample
+        self.scene_cut = scene_cut
+        self._prev_thumb: np.ndarray | None = None
         self._state: dict[str, np.ndarray] | None = None
         self._state_size: tuple[int, int] | None = None
         #: how many times the recurrent state started from zeros (tests and logs)
@@ -178,6 +185,20 @@ class Segmenter:
         """Forget the recurrent state (a new source, a seek, a scene cut); a no-op for other models."""
         self._state = None
         self._state_size = None
+        self._prev_thumb = None
+
+    def _is_scene_cut(self, tensor: np.ndarray) -> bool:
+        """Whether the model input changed like a cut since the last frame (recurrent models only)."""
+        if self.scene_cut is None:
+            return False
+        axis = 1 if self.spec.layout == "NCHW" else 3
+        thumb = tensor.mean(axis=axis)  # grey at the model's resolution, in the spec's value range
+        prev, self._prev_thumb = self._prev_thumb, thumb
+        if prev is None or prev.shape != thumb.shape:
+            return False
+        lo, hi = self.spec.value_range
+        change = float(np.abs(thumb - prev).mean()) * 255.0 / abs(hi - lo)
+        return change >= self.scene_cut
 
     def model_size(self, frame_wh: tuple[int, int]) -> tuple[int, int]:
         """The model input size ``(w, h)`` for a frame of ``frame_wh``."""
@@ -263,6 +284,9 @@ class Segmenter:
         graph_inputs = self.backend.input_names
         feeds = {spec.input_name or (graph_inputs[0] if graph_inputs else "input"): tensor}
         if spec.states:
+            if self._is_scene_cut(tensor) and self._state is not None:
+                logger.debug("frame %d: scene cut, recurrent state reset", frame_index)
+                self._state = None
             feeds.update(self._current_state(size))
         for name, value in spec.scalar_inputs:
             feeds[name] = np.array(value, np.float32)

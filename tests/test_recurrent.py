@@ -157,3 +157,11 @@ def test_auto_model_on_the_cpu_is_the_selfie_model() -> None:
     from realtime_seg.segmenter import choose_auto_model
 
     assert choose_auto_model("onnxruntime") == "selfie"
+
+
+def test_a_scene_cut_restarts_the_state(counter: Path) -> None:
+    """A jump in the whole picture (mean change >= 40 grey levels) starts the state again; gentle change does not."""
+    with open_segmenter(counter, "onnxruntime", threads=1, downsample=0.5) as seg:
+        seen = [_runs(seg.segment(_frame(value=v), i).probs) for i, v in enumerate([100, 110, 120, 250, 240])]
+    assert seen == [0, 1, 2, 0, 1]  # 100 -> 120: 10 levels a frame; 120 -> 250 on two of three channels: a cut
+    assert seg.state_resets == 2

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         output_dir=args.output_dir,
         camera_size_wh=args.size,
+        downsample=args.downsample,
     )
     return run_app(opts)
 
@@ -96,7 +97,7 @@ def _measure(args: argparse.Namespace) -> int:
         backend=args.backend or "auto",
         outlines=args.outlines,
     )
-    settings = values.settings(args.threads)
+    settings = values.settings(args.threads, args.downsample)
     stats = measure_live(source, settings, args.measure)
     out(f"realtime-seg app --measure: effect {settings.effect}, model {settings.model}")
     for line in stats.lines():

@@ -63,6 +63,7 @@ class AppOptions:
     effect: str | None = None
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
+    downsample: float | None = None  #: rvm's working resolution (None: from the frame size)
     camera_size_wh: tuple[int, int] = (1280, 720)
 
     def __post_init__(self) -> None:
@@ -144,7 +145,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self.panel.set_values(self._initial_values())
-        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self)
+        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads, self.options.downsample), self)
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
@@ -197,7 +198,7 @@ class MainWindow(QMainWindow):
 
     def _apply_panel(self) -> None:
         if hasattr(self, "bridge"):
-            self.bridge.live.update(self.panel.values().settings(self.options.threads))
+            self.bridge.live.update(self.panel.values().settings(self.options.threads, self.options.downsample))
 
     # -- sources ---------------------------------------------------------------------------------------
     def _start_initial_source(self, source: Source | None) -> None:
