@@ -177,3 +177,18 @@ def test_matting_foreground_keeps_the_frames_detail() -> None:
 def test_mask_frame_checks_the_foreground() -> None:
     with pytest.raises(ValueError, match=r"foreground must be a uint8 BGR array of shape \(h, w, 3\), got float32"):
         MaskFrame(index=0, alpha=np.zeros((4, 4), np.float32), foreground=np.zeros((4, 4, 3), np.float32))
+
+
+def test_blur_uses_the_matting_foreground_in_the_edge() -> None:
+    """blur too: with the model's foreground colour, the soft edge is person over *blurred* wall, not the sharp wall."""
+    from realtime_seg.effects.blur import BlurEffect
+
+    frame, alpha, person, _ = _matted_scene()
+    fg_small = cv2.resize(person.astype(np.uint8), (40, 23), interpolation=cv2.INTER_AREA)
+    effect = BlurEffect(12.0)
+    bg = effect.background(frame, alpha).astype(np.float32)
+    want = alpha[..., None] * person + (1 - alpha[..., None]) * bg
+    with_fg = effect.apply(frame, MaskFrame(index=0, alpha=alpha, foreground=fg_small)).astype(np.float32)
+    without = effect.apply(frame, MaskFrame(index=0, alpha=alpha)).astype(np.float32)
+    edge = (alpha > 0.05) & (alpha < 0.95)
+    assert np.abs(with_fg - want)[edge].mean() * 3 < np.abs(without - want)[edge].mean()
