@@ -34,6 +34,10 @@ class BackendUnavailable(BackendError):
     """A backend cannot run on this machine (library not installed, no GPU, ...)."""
 
 
+class DriverTooOld(BackendUnavailable):
+    """The NVIDIA driver is older than the CUDA version the installed bindings (cuda-python, TensorRT) need."""
+
+
 class EngineCacheError(BackendError):
     """A cached TensorRT engine is stale, corrupt or built for another machine."""
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from realtime_seg.backends.select import BACKEND_NAMES
+from realtime_seg.crop import CROP_MODES
 from realtime_seg.models.registry import DEFAULT_MODEL
 from realtime_seg.pipeline.settings import DEFAULT_THREADS
 
@@ -45,4 +46,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_THREADS,
         help=f"ONNX Runtime intra-op threads (default: {DEFAULT_THREADS}, measured fastest on 2 cores; "
         "0 = ONNX Runtime's default)",
+    )
+
+
+def add_crop_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--crop",
+        default="auto",
+        choices=CROP_MODES,
+        help="auto: the selfie models run on a window around the people found in the previous frame (better masks "
+        "of people far from the lens; the whole frame still runs about once a second); off: always the whole frame "
+        "(default: auto)",
     )

@@ -115,4 +115,5 @@ def settings_from_args(args: argparse.Namespace) -> ProcessingSettings:
         refine=refine_config_from_args(args),
         every=getattr(args, "every", 1),
         downsample=getattr(args, "downsample", None),
+        crop=getattr(args, "crop", "auto"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.errors import InputError
 
 
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",
     )
     add_model_options(p)
+    add_crop_option(p)
     p.set_defaults(func=run, model=None, backend=None)
 
 
@@ -96,6 +97,7 @@ def _measure(args: argparse.Namespace) -> int:
         model=args.model or DEFAULT_MODEL,
         backend=args.backend or "auto",
         outlines=args.outlines,
+        crop=args.crop,
     )
     settings = values.settings(args.threads, args.downsample)
     stats = measure_live(source, settings, args.measure)

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.errors import SettingsError
 from realtime_seg.pipeline.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoOutputs
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_effect_options(p)
     add_refine_options(p)
     add_model_options(p)
+    add_crop_option(p)
     p.add_argument(
         "--every", type=int, default=1, metavar="N", help="compute the mask every N frames and reuse it in between"
     )
@@ -125,6 +126,7 @@ def summary(stats: RunStats) -> list[str]:
     ]
     stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in stats.stages)
     lines.append(f"median ms per frame: {stages}")
+    lines.append(f"person crop: {stats.crop}")
     lines += [f"wrote {p}" for p in stats.outputs]
     return lines
 

@@ -35,6 +35,7 @@ def _mediapipe_selfie(name: str, size_wh: tuple[int, int], description: str) -> 
         license=_MEDIAPIPE_LICENSE,
         builtin=True,
         description=description,
+        crop=True,
     )
 
 

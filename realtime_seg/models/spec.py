@@ -16,6 +16,7 @@ a sidecar TOML file of the same stem (``model.onnx`` + ``model.toml``) holding t
     colors = [[0, 0, 0], [255, 64, 64]]   # RGB per class
     foreground = [1]               # classes that make up the alpha (default: every class but 0)
     license = "..."
+    crop = false                   # true: run on a person-centred crop (see realtime_seg.crop)
 
 A recurrent model (one that carries hidden state from frame to frame, like Robust Video Matting)
 also declares its state tensors in input/output pairs, any extra scalar inputs, its named outputs,
@@ -141,6 +142,7 @@ class ModelSpec:
     foreground_output: str = ""
     #: the input size follows the frame (input_size_wh is then the size for a 1280x720 frame)
     dynamic_size: bool = False
+    crop: bool = False  #: the model does better on a person-centred crop than on a wide frame (realtime_seg.crop)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -253,7 +255,7 @@ class ModelSpec:
     def from_dict(cls, data: dict[str, Any], onnx_path: Path | None = None) -> ModelSpec:
         known = {
             "name", "input_size", "layout", "color_order", "value_range", "mean", "std", "resample",
-            "output", "classes", "colors", "foreground", "license", "description",
+            "output", "classes", "colors", "foreground", "license", "description", "crop",
             "dynamic_size", "input", "outputs", "state", "scalar",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
@@ -300,6 +302,7 @@ class ModelSpec:
                 foreground_classes=tuple(int(i) for i in data.get("foreground", ())),
                 license=str(data.get("license", "")),
                 description=str(data.get("description", "")),
+                crop=bool(data.get("crop", False)),
                 onnx_path=onnx_path,
                 states=tuple(
                     StateSpec(str(st["input"]), str(st["output"]), st["channels"], st.get("stride", 1))

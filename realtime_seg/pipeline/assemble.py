@@ -17,7 +17,9 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
+from realtime_seg.crop import PersonCrop
 from realtime_seg.errors import VideoError
+from realtime_seg.models.spec import ModelSpec
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.pipeline.sinks import VideoOutputs, open_sinks, partial_note
@@ -49,6 +51,12 @@ def make_tracker(settings: ProcessingSettings) -> Tracker | None:
     return tracker
 
 
+def make_crop(settings: ProcessingSettings, spec: ModelSpec) -> PersonCrop | None:
+    """A person-centred crop stage when ``settings.crop`` is ``auto`` and the model's spec asks for one."""
+    wanted = settings.crop == "auto" and spec.crop and spec.output_kind == "probability"  # one-channel models only
+    return PersonCrop() if wanted else None
+
+
 def open_processor(settings: ProcessingSettings, *, segmenter: Segmenter | None = None) -> FrameProcessor:
     """The per-frame processor for ``settings``. It opens (and owns, so ``close`` closes) the segmenter
     unless an open one is given, which it then leaves open (a batch worker keeps one for many files)."""
@@ -65,6 +73,7 @@ def open_processor(settings: ProcessingSettings, *, segmenter: Segmenter | None 
         tracker=make_tracker(settings),
         every=settings.every,
         owns_segmenter=segmenter is None,
+        crop=make_crop(settings, seg.spec),
     )
 
 
@@ -83,6 +92,8 @@ def reconfigure(proc: FrameProcessor, old: ProcessingSettings, new: ProcessingSe
     proc.every = new.every
     if new.downsample != old.downsample:  # a new working resolution: the recurrent state restarts by itself
         proc.segmenter.downsample = new.downsample
+    if new.crop != old.crop:
+        proc.crop = make_crop(new, proc.segmenter.spec)
 
 
 def process_video(
@@ -136,4 +147,6 @@ def process_video(
         except KeyboardInterrupt as exc:
             raise KeyboardInterrupt(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
-        return replace(stats, outputs=paths, model=processor.segmenter.description)
+        crop = processor.crop.summary if processor.crop is not None else "off"
+        logger.info("person crop: %s", crop)
+        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop)

@@ -23,7 +23,7 @@ from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.thread import RateMeter, Worker
 from realtime_seg.effects import create_effect
 from realtime_seg.frame import Frame
-from realtime_seg.pipeline.assemble import make_tracker, open_settings_segmenter, reconfigure
+from realtime_seg.pipeline.assemble import make_crop, make_tracker, open_settings_segmenter, reconfigure
 from realtime_seg.pipeline.processor import FrameProcessor, Processed
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.postprocess.refine import Refiner
@@ -225,6 +225,7 @@ class LivePipeline(Worker):
             if proc.segmenter is not seg:
                 proc.segmenter.close()
                 proc.segmenter = seg
+                proc.crop = make_crop(new, seg.spec)
                 proc.reset()
         try:
             reconfigure(proc, old, new)
@@ -240,7 +241,9 @@ class LivePipeline(Worker):
         except Exception as exc:
             self._status("error", f"effect {s.effect!r} failed: {exc}")
             effect = create_effect("none")
-        return FrameProcessor(seg, Refiner(s.refine), effect, tracker=make_tracker(s), every=s.every)
+        return FrameProcessor(
+            seg, Refiner(s.refine), effect, tracker=make_tracker(s), every=s.every, crop=make_crop(s, seg.spec)
+        )
 
     def _load_segmenter(self, s: ProcessingSettings) -> tuple[Segmenter | None, ProcessingSettings]:
         """Open the requested model/backend; on failure fall back to the CPU backend, then to the last model."""

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from realtime_seg.crop import PersonCrop
 from realtime_seg.effects.base import Effect
 from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.postprocess.types import MaskFrame
@@ -82,11 +83,13 @@ class FrameProcessor:
         tracker: Tracker | None = None,
         every: int = 1,
         owns_segmenter: bool = False,
+        crop: PersonCrop | None = None,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.segmenter, self.refiner, self.effect, self.tracker, self.every = segmenter, refiner, effect, tracker, every
         self.owns_segmenter = owns_segmenter
+        self.crop = crop
         self._last_seg: SegResult | None = None
 
     def close(self) -> None:
@@ -105,6 +108,8 @@ class FrameProcessor:
         self._last_seg = None
         self.segmenter.reset()
         self.refiner.reset()
+        if self.crop is not None:
+            self.crop.reset()
         if self.tracker is not None:
             self.tracker.reset()
 
@@ -119,7 +124,11 @@ class FrameProcessor:
             seg = self._last_seg
         else:
             reuse = False
-            seg = self.segmenter.segment(frame, index)
+            seg = (
+                self.segmenter.segment(frame, index)
+                if self.crop is None
+                else self.crop.segment(self.segmenter, frame, index)
+            )
             timings.update(seg.timings_ms)
             self._last_seg = seg
         return Segmented(seg, reuse, timings)

@@ -50,6 +50,7 @@ class PanelValues:
     edge: bool = _REFINE.edge_refine
     model: str = DEFAULT_MODEL
     backend: str = "auto"
+    crop: str = "auto"
 
     def __post_init__(self) -> None:
         if not 1 <= self.blur_strength <= 100:
@@ -93,4 +94,5 @@ class PanelValues:
             effect=effect,
             effect_options=options,
             refine=refine,
+            crop=self.crop,
         )
