@@ -287,3 +287,24 @@ def test_unsupported_weight_dtype() -> None:
 def test_not_a_graph_model() -> None:
     with pytest.raises(ModelError, match=r"not a TF\.js graph model: 'modelTopology\.node' is missing"):
         tfjs2onnx.convert_tfjs({"format": "layers-model"}, {}, inputs=[], outputs={})
+
+
+@OPT
+def test_cast_floormod_squeeze_in_shape_arithmetic(optimize: bool) -> None:
+    """RVM's resize-by-ratio branch: Shape -> Cast to float -> Mul by a ratio -> Cast to int; FloorMod; Squeeze."""
+    b = GraphBuilder()
+    x = b.placeholder("x")
+    shape = b.node("Shape", [x], out_type={"type": "DT_INT32"})
+    hw = b.node("StridedSlice", [shape, b.const([1], np.int32), b.const([3], np.int32), b.const([1], np.int32)])
+    as_float = b.node("Cast", [hw], DstT={"type": "DT_FLOAT"}, SrcT={"type": "DT_INT32"})
+    half = b.node("Cast", [b.node("Mul", [as_float, b.const(np.float32(0.5))])], DstT={"type": "DT_INT32"})
+    even = b.node("Sub", [b.node("Mul", [half, b.const(2, np.int32)]), b.node("FloorMod", [hw, b.const(2, np.int32)])])
+    ratio = b.node("Squeeze", [b.const(np.ones((1, 1), np.float32))], squeeze_dims=ints())  # folded: a constant
+    scaled = b.node("Mul", [x, ratio])
+    y = b.node("ResizeBilinear", [scaled, even], half_pixel_centers={"b": True})
+    xv = _x(7, 9, 2)
+    # 7x9: half = 3x4 (truncated), even = 2*half - (hw mod 2) = 5x7
+    want = resize_bilinear_half_pixel(xv, (5, 7))
+    got = convert_and_run(b, xv, y, optimize=optimize)
+    assert got.shape == (1, 5, 7, 2)
+    np.testing.assert_allclose(got, want, atol=1e-5)
