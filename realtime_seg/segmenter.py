@@ -152,7 +152,7 @@ class Segmenter:
         self.downsample = downsample
         self.scene_cut = scene_cut
         self._prev_thumb: np.ndarray | None = None
-        self._state: dict[str, np.ndarray] | None = None
+        self._state_live = False  # the backend holds this stream's state (else: zeros on the next frame)
         self._state_size: tuple[int, int] | None = None
         #: how many times the recurrent state started from zeros (tests and logs)
         self.state_resets = 0
@@ -183,7 +183,7 @@ class Segmenter:
     # -- recurrent state ---------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the recurrent state (a new source, a seek, a scene cut); a no-op for other models."""
-        self._state = None
+        self._state_live = False
         self._state_size = None
         self._prev_thumb = None
 
@@ -206,18 +206,17 @@ class Segmenter:
             return working_size(frame_wh, self.downsample)
         return self.spec.input_size_wh
 
-    def _current_state(self, size_wh: tuple[int, int]) -> dict[str, np.ndarray]:
-        if self._state is None or self._state_size != size_wh:
-            if self._state is not None:
-                logger.info(
-                    "%s: working resolution %s -> %s, recurrent state reset", self.spec.name, self._state_size, size_wh
-                )
-            self._state = {
-                st.input: np.zeros(st.shape(size_wh, self.spec.layout), np.float32) for st in self.spec.states
-            }
-            self._state_size = size_wh
-            self.state_resets += 1
-        return self._state
+    def _state_starts(self, size_wh: tuple[int, int]) -> bool:
+        """Whether this frame starts the recurrent state from zeros (after a reset, or at a new working size)."""
+        if self._state_live and self._state_size == size_wh:
+            return False
+        if self._state_live:
+            logger.info(
+                "%s: working resolution %s -> %s, recurrent state reset", self.spec.name, self._state_size, size_wh
+            )
+        self._state_live, self._state_size = True, size_wh
+        self.state_resets += 1
+        return True
 
     # -- stages ----------------------------------------------------------------------------------
     def preprocess(self, frame_bgr: np.ndarray, size_wh: tuple[int, int] | None = None) -> np.ndarray:
@@ -283,23 +282,24 @@ class Segmenter:
         tensor = self.preprocess(frame_bgr, size)
         graph_inputs = self.backend.input_names
         feeds = {spec.input_name or (graph_inputs[0] if graph_inputs else "input"): tensor}
+        start = False
         if spec.states:
-            if self._is_scene_cut(tensor) and self._state is not None:
+            if self._is_scene_cut(tensor) and self._state_live:
                 logger.debug("frame %d: scene cut, recurrent state reset", frame_index)
-                self._state = None
-            feeds.update(self._current_state(size))
+                self._state_live = False
+            start = self._state_starts(size)
         for name, value in spec.scalar_inputs:
             feeds[name] = np.array(value, np.float32)
         graph_outputs = self.backend.output_names
         alpha_name = spec.alpha_output or (graph_outputs[0] if graph_outputs else "output")
         names = [alpha_name] + ([spec.foreground_output] if spec.foreground_output else [])
-        names += [st.output for st in spec.states]
         t1 = time.perf_counter()
-        outs = self.backend.run(feeds, names)
+        if spec.states:  # the backend carries the state from call to call (on the device, where it can)
+            outs = self.backend.run_recurrent(feeds, names, spec.states, size, spec.layout, start=start)
+        else:
+            outs = self.backend.run(feeds, names)
         t2 = time.perf_counter()
         got = dict(zip(names, outs, strict=True))
-        if spec.states:
-            self._state = {st.input: np.asarray(got[st.output], np.float32) for st in spec.states}
         probs = self.postprocess(got[alpha_name])
         foreground = None
         if spec.foreground_output:

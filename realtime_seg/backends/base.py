@@ -16,6 +16,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from realtime_seg.errors import BackendError
+from realtime_seg.models.spec import StateSpec
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Backend(ABC):
         #: the expected input shape for batch 1 (the batch axis may be larger where supported)
         self.input_shape = tuple(input_shape)
         self._is_open = False
+        self._host_state: dict[str, np.ndarray] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @property
@@ -70,6 +72,31 @@ class Backend(ABC):
             raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
         return self._run(feeds, outputs)
 
+    def run_recurrent(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        states: Sequence[StateSpec],
+        size_wh: tuple[int, int],
+        layout: str = "NCHW",
+        *,
+        start: bool,
+    ) -> list[np.ndarray]:
+        """Run a recurrent model: ``feeds`` and ``outputs`` without the state tensors, which the backend carries.
+
+        Each call's state outputs are the next call's state inputs; ``start=True`` (the first frame, a new
+        source, a new working resolution ``size_wh``, a scene cut) starts them from zeros. This default keeps
+        them in host memory; a GPU backend keeps them on the device and swaps buffers (no host round trip).
+        """
+        if not self._is_open:
+            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        if start or self._host_state is None:
+            self._host_state = {st.input: np.zeros(st.shape(size_wh, layout), np.float32) for st in states}
+        got = self._run({**feeds, **self._host_state}, [*outputs, *(st.output for st in states)])
+        n = len(outputs)
+        self._host_state = {st.input: np.asarray(v, np.float32) for st, v in zip(states, got[n:], strict=True)}
+        return got[:n]
+
     @property
     def input_names(self) -> tuple[str, ...]:
         return ()
@@ -79,6 +106,7 @@ class Backend(ABC):
         return ()
 
     def close(self) -> None:
+        self._host_state = None
         if self._is_open:
             try:
                 self._close()
