@@ -335,7 +335,7 @@ def choose_auto_model(backend: str = "auto") -> str:
     else:
         from realtime_seg.backends.tensorrt import TensorRTBackend
 
-        if not TensorRTBackend.runs_named_io:
+        if not TensorRTBackend.runs_recurrent:
             name, why = DEFAULT_MODEL, "the TensorRT backend does not run recurrent models yet"
         elif not rvm.is_fetched():
             name, why = DEFAULT_MODEL, "rvm is not fetched (`realtime-seg models fetch rvm`)"
