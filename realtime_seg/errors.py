@@ -71,6 +71,11 @@ class CameraLost(CaptureError):
     """A camera that was streaming stopped delivering frames (unplugged, ...)."""
 
 
+class VirtualCameraError(RealtimeSegError):
+    """The virtual camera output cannot start (pyvirtualcam or the driver missing, device busy or absent, ...);
+    the message says what to do. Subclasses in :mod:`realtime_seg.pipeline.vcam`."""
+
+
 class UnknownNameError(RealtimeSegError, KeyError):
     """A name looked up in a registry does not exist; the message lists the valid names."""
 

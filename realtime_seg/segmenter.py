@@ -16,7 +16,7 @@ from realtime_seg.backends.base import Backend
 from realtime_seg.backends.select import BackendChoice, create_backend
 from realtime_seg.errors import InputError
 from realtime_seg.models.preprocess import mediapipe_resize, resize_probability
-from realtime_seg.models.registry import DEFAULT_MODEL, resolve_model
+from realtime_seg.models.registry import AUTO_MODEL, DEFAULT_MODEL, resolve_model
 from realtime_seg.models.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -317,32 +317,14 @@ class Segmenter:
         return f"{self.spec.name} on {self.backend.description} [{self.choice.reason}]"
 
 
-AUTO_MODEL = "auto"
-
-
 def choose_auto_model(backend: str = "auto") -> str:
-    """``--model auto``: rvm where the chosen backend runs recurrent models and rvm is fetched, else selfie.
+    """``auto`` where the frame size is not known yet: ``rvm`` when TensorRT is in use and rvm is fetched
+    (:func:`~realtime_seg.models.registry.auto_prefers_rvm`), else the default model."""
+    from realtime_seg.models.registry import auto_prefers_rvm
 
-    RVM is the quality choice; on TensorRT it is also the real-time one. On the CPU the default stays
-    the selfie model. The choice and its reason are logged.
-    """
-    from realtime_seg.backends.select import choose_backend
-    from realtime_seg.models import rvm
-
-    choice = choose_backend(backend)
-    if choice.name != "tensorrt":
-        name, why = DEFAULT_MODEL, f"backend {choice.name}: the CPU default"
-    else:
-        from realtime_seg.backends.tensorrt import TensorRTBackend
-
-        if not TensorRTBackend.runs_recurrent:
-            name, why = DEFAULT_MODEL, "the TensorRT backend does not run recurrent models yet"
-        elif not rvm.is_fetched():
-            name, why = DEFAULT_MODEL, "rvm is not fetched (`realtime-seg models fetch rvm`)"
-        else:
-            name, why = "rvm", "TensorRT in use"
-    logger.info("--model auto: %s (%s)", name, why)
-    return name
+    rvm_wanted, why = auto_prefers_rvm(backend)
+    logger.info("--model auto: %s (%s)", "rvm" if rvm_wanted else DEFAULT_MODEL, why)
+    return "rvm" if rvm_wanted else DEFAULT_MODEL
 
 
 def open_segmenter(

@@ -16,6 +16,7 @@ from typing import Any
 from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.errors import SettingsError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoOutputs
 from realtime_seg.pipeline.stats import RunStats
 
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, help="output video (.mp4, .mkv, .mov, ...)")
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)
     add_crop_option(p)
     p.add_argument(
         "--every", type=int, default=1, metavar="N", help="compute the mask every N frames and reuse it in between"

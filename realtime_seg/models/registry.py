@@ -13,6 +13,10 @@ from realtime_seg.models.spec import ModelSpec, StateSpec
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "selfie"
+#: the model name that means "pick from the frame size" (:func:`auto_model`): the app's and ``process``'s default
+AUTO_MODEL = "auto"
+#: frames at least this much wider than tall count as landscape (4:3 and 16:9 do; 5:4 and square do not)
+LANDSCAPE_MIN_ASPECT = 1.3
 
 _MEDIAPIPE_LICENSE = (
     "MediaPipe Selfie Segmentation, (c) Google LLC, Apache License 2.0; "
@@ -102,6 +106,54 @@ def get_builtin(name: str) -> ModelSpec:
         raise UnknownNameError("model", name, builtin_names()) from None
 
 
+def auto_prefers_rvm(backend: str) -> tuple[bool, str]:
+    """Whether ``auto`` means ``rvm`` on ``backend``: when TensorRT is in use and rvm is fetched. And why (not).
+
+    RVM is the quality choice; on TensorRT it is also the real-time one. On the CPU ``auto`` stays with the
+    MediaPipe models.
+    """
+    if backend not in ("auto", "tensorrt"):
+        return False, f"backend {backend}"
+    from realtime_seg.backends.select import choose_backend
+    from realtime_seg.errors import BackendUnavailable
+
+    try:
+        choice = choose_backend(backend)
+    except BackendUnavailable as exc:
+        return False, str(exc)
+    if choice.name != "tensorrt":
+        return False, f"backend {choice.name}"
+    from realtime_seg.backends.tensorrt import TensorRTBackend
+    from realtime_seg.models import rvm
+
+    if not TensorRTBackend.runs_recurrent:
+        return False, "the TensorRT backend does not run recurrent models"
+    if not rvm.is_fetched():
+        return False, "rvm is not fetched (`realtime-seg models fetch rvm`)"
+    return True, "TensorRT in use"
+
+
+def auto_model(frame_size_wh: tuple[int, int], backend: str | None = None) -> str:
+    """The built-in model ``auto`` means for frames of ``frame_size_wh`` (width, height):
+    ``rvm`` when ``backend`` is given and :func:`auto_prefers_rvm` says so; else ``selfie-landscape``
+    (256x144, made for 16:9 video calls) for landscape frames, ``selfie`` (256x256) for portrait and square
+    ones, whose person the landscape model would see squashed."""
+    w, h = frame_size_wh
+    if w <= 0 or h <= 0:
+        raise ValueError(f"frame_size_wh must be positive (width, height), got {frame_size_wh}")
+    if backend is not None:
+        rvm_wanted, why = auto_prefers_rvm(backend)
+        logger.info("--model auto: %s (%s)", "rvm" if rvm_wanted else "by the frame's shape", why)
+        if rvm_wanted:
+            return "rvm"
+    return "selfie-landscape" if w >= LANDSCAPE_MIN_ASPECT * h else "selfie"
+
+
+def resolve_auto(model: str, frame_size_wh: tuple[int, int], backend: str | None = None) -> str:
+    """``model`` itself, or :func:`auto_model`'s choice when it is :data:`AUTO_MODEL`."""
+    return auto_model(frame_size_wh, backend) if str(model) == AUTO_MODEL else str(model)
+
+
 def _looks_like_path(name: str) -> bool:
     return name.endswith(".onnx") or "/" in name or "\\" in name
 
@@ -115,6 +167,10 @@ def resolve_model(name_or_path: str | Path, *, precision: str = "fp32", fetch: b
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or _looks_like_path(text):
         return load_user_model(Path(text))
+    if text == AUTO_MODEL:
+        raise ModelError(
+            f"model {AUTO_MODEL!r} is picked from the frame size: resolve it first with resolve_auto(model, size_wh)"
+        )
     spec = get_builtin(text)
     if spec.name == "rvm":
         from realtime_seg.models.rvm import rvm_onnx_path

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from realtime_seg.crop import PersonCrop
 from realtime_seg.errors import VideoError
+from realtime_seg.models.registry import resolve_auto
 from realtime_seg.models.spec import ModelSpec
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
 from realtime_seg.pipeline.settings import ProcessingSettings
@@ -117,6 +118,7 @@ def process_video(
       count, ``None`` when unknown); setting ``stop`` cancels the run
       (:class:`KeyboardInterrupt`, outputs removed or kept as with an error).
     - ``segmenter``: an open segmenter to use (and leave open) instead of opening the settings' model.
+    - the model ``auto`` becomes :func:`~realtime_seg.models.registry.auto_model`'s pick for the input's frame size.
 
     Raises :class:`~realtime_seg.errors.RealtimeSegError` subclasses with one-line messages.
     """
@@ -129,6 +131,8 @@ def process_video(
         settings = replace(settings, outlines=True)
     with ExitStack() as stack:
         reader = stack.enter_context(VideoReader(input, decoder_threads=0 if threaded else 1))
+        # "auto": by the frame's shape (rvm on TensorRT)
+        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh, settings.backend))
         outputs.check(input)
         if not threaded:  # the baseline: OpenCV on one thread too
             import cv2

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureThread
+from realtime_seg.models.registry import resolve_auto
 from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
 from realtime_seg.pipeline.settings import ProcessingSettings
 
@@ -71,6 +72,8 @@ def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *
 
     slot = LatestFrameSlot()
     source.open()
+    # loaded before the clock
+    settings = replace(settings, model=resolve_auto(settings.model, source.size_wh, settings.backend))
     capture = CaptureThread(source, slot)
     live = LivePipeline(slot, settings, on_result=on_result, on_status=statuses.append, capture_fps=lambda: capture.fps)
     live.start()

@@ -39,6 +39,7 @@ class Processed:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     reused_mask: bool = False
     tracked: bool = False  #: a tracker ran: ``mask.regions`` holds the tracked regions
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -51,6 +52,7 @@ class Segmented:
     seg: SegResult
     reused: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame" (how the model saw this frame)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -131,7 +133,8 @@ class FrameProcessor:
             )
             timings.update(seg.timings_ms)
             self._last_seg = seg
-        return Segmented(seg, reuse, timings)
+        crop = "" if self.crop is None else ("window" if self.crop.last_cropped else "whole frame")
+        return Segmented(seg, reuse, timings, crop)
 
     def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed:
         """Second half of :meth:`process`: refine, track, apply the effect."""
@@ -148,7 +151,7 @@ class FrameProcessor:
             t1 = t1b
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
-        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None)
+        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None, segmented.crop)
 
 
 def close_effect(effect: Effect) -> None:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from realtime_seg.effects import effect_names
-from realtime_seg.models.registry import DEFAULT_MODEL
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.settings import (
     DEFAULT_BLUR_STRENGTH,
     DEFAULT_EFFECT,
@@ -48,7 +48,7 @@ class PanelValues:
     threshold_on: bool = False
     threshold: float = 0.5
     edge: bool = _REFINE.edge_refine
-    model: str = DEFAULT_MODEL
+    model: str = AUTO_MODEL
     backend: str = "auto"
     crop: str = "auto"
 

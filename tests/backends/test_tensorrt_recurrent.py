@@ -90,3 +90,16 @@ def test_one_profile_covers_the_working_sizes_and_the_states(
 def test_recurrent_interface_checks() -> None:
     with pytest.raises(ValueError, match="min <= opt <= max"):
         RecurrentIO("src", (), ("pha",), opt_wh=(16, 16))
+
+
+def test_auto_picks_rvm_when_tensorrt_is_in_use(fake_gpu: FakeGpu, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--model auto``: rvm where TensorRT runs (the stand-ins here) and rvm is fetched; else by the frame's shape."""
+    from realtime_seg.models import rvm
+    from realtime_seg.models.registry import auto_model, resolve_auto
+
+    monkeypatch.setattr(rvm, "is_fetched", lambda precision="fp32": False)
+    assert auto_model((1280, 720), "auto") == "selfie-landscape"
+    monkeypatch.setattr(rvm, "is_fetched", lambda precision="fp32": True)
+    assert auto_model((1280, 720), "auto") == "rvm" and resolve_auto("auto", (720, 1280), "tensorrt") == "rvm"
+    assert auto_model((1280, 720), "onnxruntime") == "selfie-landscape"
+    assert auto_model((720, 1280)) == "selfie"  # no backend given: the shape rule alone
