@@ -106,7 +106,9 @@ class FrameProcessor:
         self.close()
 
     def reset(self) -> None:
+        """A new source or a seek: forget the mask, the smoothing history, the tracks and the model's state."""
         self._last_seg = None
+        self.segmenter.reset()
         self.refiner.reset()
         if self.crop is not None:
             self.crop.reset()

@@ -42,6 +42,7 @@ class AppOptions:
     crop: str | None = None
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
+    downsample: float | None = None  #: rvm's working resolution (None: from the frame size)
     camera_size_wh: tuple[int, int] = (1280, 720)
     virtual_camera: VcamConfig | None = None  # start with the virtual camera on (``live --preview``)
 

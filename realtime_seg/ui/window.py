@@ -130,7 +130,9 @@ class MainWindow(QMainWindow):
         # a saved model that no longer loads falls back to the default (one message); one named on the command
         # line does not: the video shows unprocessed, with the reason, as the user asked for that model
         fallback = None if self.options.model is not None else AUTO_MODEL
-        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self, fallback_model=fallback)
+        self.bridge = PipelineBridge(
+            self.panel.values().settings(self.options.threads, self.options.downsample), self, fallback_model=fallback
+        )
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
@@ -193,7 +195,7 @@ class MainWindow(QMainWindow):
 
     def _apply_panel(self) -> None:
         if hasattr(self, "bridge"):
-            self.bridge.live.update(self.panel.values().settings(self.options.threads))
+            self.bridge.live.update(self.panel.values().settings(self.options.threads, self.options.downsample))
 
     # -- the panel ---------------------------------------------------------------------------------------
     def panel_visible(self) -> bool:
