@@ -118,6 +118,7 @@ class PersonCrop:
     def __init__(self, config: CropConfig | None = None) -> None:
         self.config = config or CropConfig()
         self.frames = self.cropped = self.full_runs = 0
+        self.last_cropped = False  #: whether the last frame ran through a window
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -209,6 +210,7 @@ class PersonCrop:
         self._since_full += 1
         run_full = window is None or self._force_full or self._since_full >= self.config.full_every
         model_ms: dict[str, float] = {}
+        self.last_cropped = window is not None
         probs = np.zeros((mh, mw), np.float32)
         whole = None
         if run_full:

@@ -60,9 +60,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default: {DEFAULT_PRESET})")
     p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist already (without it an existing output file, or a --masks-out folder "
+        "that is not empty, is an error); the old numbered frames in --masks-out are removed first",
+    )
+    p.add_argument(
         "--keep-partial",
         action="store_true",
-        help="on an error or Ctrl-C, keep the frames written so far as a playable file under the output name",
+        help="on an error, Ctrl-C or SIGTERM, keep the frames written so far as a playable file under the output name",
     )
     p.add_argument(
         "--sequential",
@@ -83,6 +90,7 @@ def outputs_from_args(args: argparse.Namespace) -> VideoOutputs:
         codec=args.codec,
         crf=args.crf,
         preset=args.preset,
+        overwrite=args.overwrite,
     )
 
 

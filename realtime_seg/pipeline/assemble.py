@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from realtime_seg.crop import PersonCrop
-from realtime_seg.errors import VideoError
+from realtime_seg.errors import OutputError, VideoError
 from realtime_seg.models.registry import resolve_auto
 from realtime_seg.models.spec import ModelSpec
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
@@ -33,7 +33,13 @@ logger = logging.getLogger(__name__)
 
 def open_settings_segmenter(settings: ProcessingSettings) -> Segmenter:
     """Open the model and backend that ``settings`` name."""
-    return open_segmenter(settings.model, settings.backend, threads=settings.threads, precision=settings.precision)
+    return open_segmenter(
+        settings.model,
+        settings.backend,
+        threads=settings.threads,
+        precision=settings.precision,
+        downsample=settings.downsample,
+    )
 
 
 def make_tracker(settings: ProcessingSettings) -> Tracker | None:
@@ -85,6 +91,8 @@ def reconfigure(proc: FrameProcessor, old: ProcessingSettings, new: ProcessingSe
     if new.tracks != old.tracks:
         proc.tracker = make_tracker(new)
     proc.every = new.every
+    if new.downsample != old.downsample:  # a new working resolution: the recurrent state restarts by itself
+        proc.segmenter.downsample = new.downsample
     if new.crop != old.crop:
         proc.crop = make_crop(new, proc.segmenter.spec)
 
@@ -123,7 +131,8 @@ def process_video(
         settings = replace(settings, outlines=True)
     with ExitStack() as stack:
         reader = stack.enter_context(VideoReader(input, decoder_threads=0 if threaded else 1))
-        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh))  # "auto": by shape
+        # "auto": by the frame's shape (rvm on TensorRT)
+        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh, settings.backend))
         outputs.check(input)
         if not threaded:  # the baseline: OpenCV on one thread too
             import cv2
@@ -137,10 +146,10 @@ def process_video(
         pipeline = OfflinePipeline(reader, processor, sinks, threaded=threaded, on_frame=on_frame, stop=stop)
         try:
             stats = pipeline.run()
-        except VideoError as exc:
-            raise VideoError(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
-        except KeyboardInterrupt as exc:
-            raise KeyboardInterrupt(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
+        except (VideoError, OutputError) as exc:  # a broken input or a full disk half-way: say what was kept
+            raise type(exc)(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a subclass): keep the kind
+            raise type(exc)(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
         crop = processor.crop.summary if processor.crop is not None else "off"
         logger.info("person crop: %s", crop)

@@ -219,7 +219,7 @@ class LivePipeline(Worker):
                 return  # "auto" (asked for, or the fallback) waits for the first frame's size
             self._pending = None
         if size is not None:
-            pending = replace(pending, model=resolve_auto(pending.model, size))
+            pending = replace(pending, model=resolve_auto(pending.model, size, pending.backend))
         self._apply(pending)
         self.ready.set()
 
@@ -233,7 +233,8 @@ class LivePipeline(Worker):
             self._size_wh = (w, h)
             active = self._active
             auto = self._settings.model == AUTO_MODEL
-            if self._pending is None and auto and (active is None or active.model != auto_model((w, h))):
+            chosen = auto_model((w, h), self._settings.backend) if auto else None
+            if self._pending is None and auto and (active is None or active.model != chosen):
                 self._pending = self._settings
             return self._pending is not None
 

@@ -39,6 +39,7 @@ class Processed:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     reused_mask: bool = False
     tracked: bool = False  #: a tracker ran: ``mask.regions`` holds the tracked regions
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame"
     tracking: Any = None  #: the tracker's stats after this frame (counts per class, distinct ids), or None
 
     def __post_init__(self) -> None:
@@ -52,6 +53,7 @@ class Segmented:
     seg: SegResult
     reused: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame" (how the model saw this frame)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -105,7 +107,9 @@ class FrameProcessor:
         self.close()
 
     def reset(self) -> None:
+        """A new source or a seek: forget the mask, the smoothing history, the tracks and the model's state."""
         self._last_seg = None
+        self.segmenter.reset()
         self.refiner.reset()
         if self.crop is not None:
             self.crop.reset()
@@ -130,7 +134,8 @@ class FrameProcessor:
             )
             timings.update(seg.timings_ms)
             self._last_seg = seg
-        return Segmented(seg, reuse, timings)
+        crop = "" if self.crop is None else ("window" if self.crop.last_cropped else "whole frame")
+        return Segmented(seg, reuse, timings, crop)
 
     def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed:
         """Second half of :meth:`process`: refine, track, apply the effect."""
@@ -148,7 +153,9 @@ class FrameProcessor:
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
         tracking = getattr(self.tracker, "stats", None) if self.tracker is not None else None
-        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None, tracking)
+        return Processed(
+            index, t, out, mask, timings, segmented.reused, self.tracker is not None, segmented.crop, tracking
+        )
 
 
 def close_effect(effect: Effect) -> None:
