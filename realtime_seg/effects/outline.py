@@ -4,7 +4,7 @@ An object in several parts (a person whose arm the mask cut off) is drawn part b
 with one label.
 
 It draws ``mask.regions`` (the tracker's :class:`~realtime_seg.tracking.TrackedRegion` list, which the
-pipeline fills when a tracker runs; ``needs_tracker`` says so) on a copy of the frame. Because it only
+pipeline fills when a tracker runs: ``ProcessingSettings.tracks``) on a copy of the frame. Because it only
 draws on top, it combines with any other effect: apply it to that effect's output (blur, then outlines).
 Plain :class:`~realtime_seg.tracking.Region` objects (no id) are drawn in their class colour, unlabelled
 by id.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import colorsys
 from functools import lru_cache
-from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -27,13 +26,6 @@ from realtime_seg.tracking.tracker import TrackedRegion
 _GOLDEN = 0.618033988749895
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_SCALE = 0.5
-
-
-def needs_tracker(effect: Effect) -> bool:
-    """Whether ``effect`` (or any effect stacked in it, e.g. ``blur+outline``) draws tracked regions."""
-    if getattr(effect, "needs_tracker", False):
-        return True
-    return any(needs_tracker(e) for e in getattr(effect, "effects", ()))
 
 
 @lru_cache(maxsize=1024)
@@ -55,8 +47,6 @@ class OutlineEffect(Effect):
     """
 
     name = "outline"
-    #: the pipeline must run a region tracker for this effect to have anything to draw
-    needs_tracker: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -400,8 +400,7 @@ class MainWindow(QMainWindow):
             key(str(i), lambda n=name: self.select_effect(n))
 
     def select_effect(self, name: str) -> None:
-        if not self.panel.set_effect(name):
-            self.status.showMessage(f"effect {name!r} is not available in this build", 5000)
+        self.panel.set_effect(name)
 
     def toggle_pause(self) -> None:
         paused = not self.bridge.live.paused
