@@ -87,6 +87,24 @@ def test_one_profile_covers_the_working_sizes_and_the_states(
             backend.infer(np.zeros(spec.input_shape, np.float32))
 
 
+def test_recurrent_close_releases_everything_while_the_context_is_current(
+    fake_gpu: FakeGpu, engine_dir: Path, spec: ModelSpec
+) -> None:
+    """As for a frame-by-frame engine (test_tensorrt.py): the state buffers add nothing that outlives the context."""
+    j = fake_gpu.journal
+    backend = TensorRTBackend(spec.onnx_path, spec.input_shape, recurrent=recurrent_io(spec))
+    with Segmenter(spec, backend, downsample=0.5) as seg:
+        seg.segment(_frame(), 0)
+    pop = j.last("pop")
+    assert fake_gpu.device.context_stack == []
+    for released in ("context_del", "engine_del", "mem_free", "host_free", "stream_destroy"):
+        events = [e for e in j if e[0] == released]
+        assert events, released
+        assert all(e[1] for e in events), f"{released} ran without a current context"
+        assert j.last(released) < pop, released
+    assert fake_gpu.device.mem == {}  # every device buffer freed, both of each state's pair included
+
+
 def test_recurrent_interface_checks() -> None:
     with pytest.raises(ValueError, match="min <= opt <= max"):
         RecurrentIO("src", (), ("pha",), opt_wh=(16, 16))

@@ -10,12 +10,8 @@ order while the context is still current, then pops it. ``infer`` and ``close`` 
 ``infer`` returns a view of the backend's page-locked output buffer, which the next ``infer`` overwrites:
 copy it before keeping it (the segmenter does).
 
-A recurrent model (``recurrent=RecurrentIO(...)``, e.g. rvm) runs through :meth:`TensorRTBackend.run_recurrent`:
-one optimization profile spans the working resolutions for the image input and every state input; each
-state has two device buffers at its max shape, and frame by frame the state inputs read one and the state
-outputs write the other, then the two swap: the state never leaves the device. Starting a state (a new
-source, a new working resolution, a scene cut) copies zeros into its input buffer. Only the image goes up
-and the named outputs (alpha, foreground) come down. No CUDA graph here: the addresses change every frame.
+A recurrent model (``recurrent=RecurrentIO(...)``, e.g. rvm) runs through :meth:`TensorRTBackend.run_recurrent`,
+with its state kept on the device by :mod:`.recurrent`.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,10 +35,14 @@ from realtime_seg.backends.tensorrt.build import (
     obtain_engine,
 )
 from realtime_seg.backends.tensorrt.cuda_api import CUDA_API_NAMES, CudaApi, make_cuda_api
-from realtime_seg.backends.tensorrt.engine_cache import EngineCache, ProfileShapes
+from realtime_seg.backends.tensorrt.engine_cache import EngineCache
 from realtime_seg.backends.tensorrt.probe import import_tensorrt
+from realtime_seg.backends.tensorrt.recurrent import RecurrentIO, StateBuffers, recurrent_io, set_recurrent_shapes
 from realtime_seg.errors import BackendError, UnknownNameError
-from realtime_seg.models.spec import ModelSpec, StateSpec
+from realtime_seg.models.spec import StateSpec
+
+# RecurrentIO and recurrent_io live in .recurrent; callers import them from here as well
+__all__ = ["RecurrentIO", "TensorRTBackend", "recurrent_io"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,58 +135,6 @@ def _np_dtype(trt: Any, dt: Any) -> np.dtype:
 def _enqueue(context: Any, stream_handle: int) -> None:
     if not context.execute_async_v3(stream_handle):
         raise BackendError("TensorRT execute_async_v3 failed (see the log for TensorRT's message)")
-
-
-@dataclass(frozen=True)
-class RecurrentIO:
-    """A recurrent, dynamic-size model's interface (NCHW): its image input, state pairs, the outputs read back,
-    and the range of working resolutions ``(w, h)`` the engine's optimization profile covers."""
-
-    input_name: str
-    states: tuple[StateSpec, ...]
-    outputs: tuple[str, ...]
-    opt_wh: tuple[int, int]
-    min_wh: tuple[int, int] = (32, 32)
-    max_wh: tuple[int, int] = (1920, 1920)
-
-    def __post_init__(self) -> None:
-        for lo, mid, hi in zip(self.min_wh, self.opt_wh, self.max_wh, strict=True):
-            if not 1 <= lo <= mid <= hi:
-                raise ValueError(
-                    f"working sizes must satisfy min <= opt <= max, got {self.min_wh}, {self.opt_wh}, {self.max_wh}"
-                )
-
-    def image_shape(self, size_wh: tuple[int, int]) -> tuple[int, int, int, int]:
-        return (1, 3, size_wh[1], size_wh[0])
-
-    def profile(self) -> ProfileShapes:
-        """One profile: the image input over min..max working sizes, each state at the matching sizes."""
-        more = tuple(
-            (st.input, st.shape(self.min_wh), st.shape(self.opt_wh), st.shape(self.max_wh)) for st in self.states
-        )
-        return ProfileShapes(
-            self.input_name,
-            self.image_shape(self.min_wh),
-            self.image_shape(self.opt_wh),
-            self.image_shape(self.max_wh),
-            more,
-        )
-
-    def covers(self, size_wh: tuple[int, int]) -> bool:
-        return all(lo <= v <= hi for lo, v, hi in zip(self.min_wh, size_wh, self.max_wh, strict=True))
-
-
-def recurrent_io(spec: ModelSpec) -> RecurrentIO | None:
-    """The TensorRT interface of a recurrent, dynamic-size model spec (None for a frame-by-frame model)."""
-    if not spec.states:
-        return None
-    if spec.layout != "NCHW" or spec.scalar_inputs or not spec.input_name or not spec.alpha_output:
-        raise BackendError(
-            f"model {spec.name!r}: the TensorRT backend runs recurrent models with an NCHW layout, a named image "
-            "input and alpha output, and no scalar inputs"
-        )
-    outputs = (spec.alpha_output, *((spec.foreground_output,) if spec.foreground_output else ()))
-    return RecurrentIO(spec.input_name, spec.states, outputs, spec.input_size_wh)
 
 
 class TensorRTBackend(Backend):
@@ -368,6 +315,7 @@ class _Runtime:
         self.stream = api.create_stream()
         stack.callback(self._release_stream)
         self.stream_handle = api.stream_handle(self.stream)
+        self.states: StateBuffers | None = None
         if self.recurrent is not None:
             self._allocate_recurrent(self.recurrent)
         else:
@@ -422,7 +370,7 @@ class _Runtime:
 
     def _allocate(self, trt: Any) -> None:
         """Page-locked host + device buffers for every I/O tensor at the max shape, addresses set once."""
-        api, ctx = self.api, self._context
+        ctx = self._context
         self._set_batch(self.max_batch)
         shapes: dict[str, tuple[int, ...]] = {self.input_name: (self.max_batch, *self.sample_shape)}
         for name in self.output_names:
@@ -430,6 +378,13 @@ class _Runtime:
             if any(d < 0 for d in shape):
                 raise BackendError(f"output {name!r} has a data-dependent shape {list(shape)}: not supported")
             shapes[name] = shape
+        self._bind_buffers(shapes)
+        self.batch = 1 if self.dynamic_batch else self.max_batch
+        self._set_batch(self.batch)
+
+    def _bind_buffers(self, shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """A page-locked host and a device buffer per tensor, the device address set in the context once."""
+        api, ctx = self.api, self._context
         self.host: dict[str, np.ndarray] = {}
         self.device_ptrs: dict[str, int] = {}
         for name, shape in shapes.items():
@@ -441,74 +396,24 @@ class _Runtime:
             self.device_ptrs[name] = ptr
             if not ctx.set_tensor_address(name, ptr):
                 raise BackendError(f"TensorRT refused the address of tensor {name!r}")
-        self.batch = 1 if self.dynamic_batch else self.max_batch
-        self._set_batch(self.batch)
 
     def _allocate_recurrent(self, rec: RecurrentIO) -> None:
-        """Host + device buffers at the profile's max shapes; two device buffers per state, zeros to start them."""
-        api, ctx = self.api, self._context
-        self._set_shapes(rec.max_wh)
-        out_shapes = {name: tuple(int(d) for d in ctx.get_tensor_shape(name)) for name in rec.outputs}
-        self.host = {}
-        self.device_ptrs = {}
-        buffers: list[tuple[str, tuple[int, ...]]] = [(rec.input_name, rec.image_shape(rec.max_wh))]
-        for name, shape in (*buffers, *out_shapes.items()):
-            host = api.alloc_host(shape, self.dtypes[name])
-            self._stack.callback(api.free_host, host)
-            self.host[name] = host
-            ptr = api.alloc_device(host.nbytes)
-            self._stack.callback(api.free_device, ptr)
-            self.device_ptrs[name] = ptr
-            if not ctx.set_tensor_address(name, ptr):
-                raise BackendError(f"TensorRT refused the address of tensor {name!r}")
-        self.state_ptrs: dict[str, tuple[int, int]] = {}
-        self.zeros: dict[str, np.ndarray] = {}
-        for st in rec.states:
-            zeros = api.alloc_host(st.shape(rec.max_wh), np.dtype(np.float32))
-            self._stack.callback(api.free_host, zeros)
-            zeros[...] = 0.0
-            self.zeros[st.input] = zeros
-            pair = []
-            for _ in range(2):
-                ptr = api.alloc_device(zeros.nbytes)
-                self._stack.callback(api.free_device, ptr)
-                pair.append(ptr)
-            self.state_ptrs[st.input] = (pair[0], pair[1])
-        self.parity = 0
-        self.size_wh: tuple[int, int] | None = None
-
-    def _set_shapes(self, size_wh: tuple[int, int]) -> None:
-        rec = self.recurrent
-        assert rec is not None
-        for name, shape in (
-            (rec.input_name, rec.image_shape(size_wh)),
-            *((st.input, st.shape(size_wh)) for st in rec.states),
-        ):
-            if not self._context.set_input_shape(name, shape):
-                raise BackendError(f"TensorRT refused input shape {list(shape)} for {name!r}")
+        """Host + device buffers for the image and the outputs read back at the profile's max shapes, then the
+        states' buffers."""
+        ctx = self._context
+        set_recurrent_shapes(ctx, rec, rec.max_wh)
+        shapes: dict[str, tuple[int, ...]] = {rec.input_name: rec.image_shape(rec.max_wh)}
+        shapes.update((name, tuple(int(d) for d in ctx.get_tensor_shape(name))) for name in rec.outputs)
+        self._bind_buffers(shapes)
+        self.states = StateBuffers(rec, self.api, self._stack)
 
     def run_recurrent(
         self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str], size_wh: tuple[int, int], start: bool
     ) -> list[np.ndarray]:
-        rec = self.recurrent
-        assert rec is not None
+        rec, states = self.recurrent, self.states
+        assert rec is not None and states is not None
         api, stream, ctx = self.api, self.stream, self._context
-        if size_wh != self.size_wh:
-            if not rec.covers(size_wh):
-                raise BackendError(
-                    f"working resolution {size_wh[0]}x{size_wh[1]} is outside the TensorRT engine's profile "
-                    f"({rec.min_wh[0]}x{rec.min_wh[1]} .. {rec.max_wh[0]}x{rec.max_wh[1]}): choose another --downsample"
-                )
-            self._set_shapes(size_wh)
-            self.size_wh, start = size_wh, True
-        cur = self.parity
-        for st in rec.states:
-            ptr_in, ptr_out = self.state_ptrs[st.input][cur], self.state_ptrs[st.input][1 - cur]
-            if start:  # zeros into the buffer this frame reads
-                count = int(np.prod(st.shape(size_wh)))
-                api.htod_async(ptr_in, self.zeros[st.input].reshape(-1)[:count], stream)
-            if not (ctx.set_tensor_address(st.input, ptr_in) and ctx.set_tensor_address(st.output, ptr_out)):
-                raise BackendError(f"TensorRT refused the state buffers of {st.input!r}")
+        states.bind(ctx, size_wh, start, stream)
         image = feeds[rec.input_name]
         shape = rec.image_shape(size_wh)
         if tuple(image.shape) != shape:
@@ -524,7 +429,7 @@ class _Runtime:
             api.dtoh_async(host, self.device_ptrs[name], stream)
             results.append(host)
         api.synchronize(stream)
-        self.parity = 1 - cur  # this frame's state outputs are the next frame's inputs: swap, no copy
+        states.swap()
         return [r if r.dtype == np.float32 else r.astype(np.float32) for r in results]
 
     def _set_batch(self, n: int) -> None:
