@@ -126,19 +126,25 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
 
 
 class _Display:
-    """One overall bar (files and frames, FPS, ETA) on stderr, and one line per finished file on stdout."""
+    """One overall bar (files and frames, FPS, ETA) on stderr, and one line per finished file on stdout.
+    The bar starts when the first worker has its model open, so worker start-up does not skew the FPS."""
 
     def __init__(self, stack: ExitStack, files: int, frames: int, quiet: bool) -> None:
-        self.files, self.quiet, self.done_files = files, quiet, 0
+        self.stack, self.files, self.total, self.quiet = stack, files, frames, quiet
+        self.done_files = 0
         self.frames: dict[int, int] = {}
         self.bar: Any = None
-        if not quiet and files:
-            from tqdm import tqdm
 
-            self.bar = stack.enter_context(
-                tqdm(total=frames or None, unit="frame", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-            )
-            self._describe()
+    def _start_bar(self) -> None:
+        if self.quiet or self.bar is not None:
+            return
+        from tqdm import tqdm
+
+        self.bar = self.stack.enter_context(
+            tqdm(total=self.total or None, unit="frame", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+        )
+        self.bar.update(sum(self.frames.values()))
+        self._describe()
 
     def _describe(self) -> None:
         if self.bar is not None:
@@ -154,7 +160,7 @@ class _Display:
 
     def _advance(self, index: int, frames: int) -> None:
         before = self.frames.get(index, 0)
-        self.frames[index] = frames
+        self.frames[index] = max(before, frames)
         if self.bar is not None and frames > before:
             self.bar.update(frames - before)
 
@@ -162,6 +168,7 @@ class _Display:
         if isinstance(ev, WorkersReady):
             p = ev.plan
             self.line(f"{p.workers} {ev.where} x {p.threads} model thread(s): {ev.model}")
+            self._start_bar()
         elif isinstance(ev, Progress):
             self._advance(ev.job.index, ev.frames)
         elif isinstance(ev, Finished):
