@@ -640,7 +640,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def budget(cores: int, files: int, *, workers: int | None = None, threads: int | None = None) -> WorkerPlan:
+def budget(
+    cores: int, files: int, *, workers: int | None = None, threads: int | None = None, threaded: bool | None = None
+) -> WorkerPlan:
     """Share ``cores`` among workers: by default one worker per core (no more than there are files) and
     ``cores // workers`` ONNX Runtime threads each, so workers x threads never exceeds the cores. Each file
     runs its stages threaded only when its worker has more than one core (with one core a worker's extra
@@ -652,7 +654,7 @@ def budget(cores: int, files: int, *, workers: int | None = None, threads: int |
     if n * t > cores:
         logger.warning("%d workers x %d threads is more than the %d cores: they will compete", n, t, cores)
     share = max(1, cores // n)
-    return WorkerPlan(workers=n, threads=t, threaded=share > 1, cpus=float(share))
+    return WorkerPlan(workers=n, threads=t, threaded=share > 1 if threaded is None else threaded, cpus=float(share))
 
 
 @dataclass
@@ -691,6 +693,7 @@ def run_batch(
     shash: str,
     workers: int | None = None,
     threads: int | None = None,
+    threaded: bool | None = None,
     use_ray: bool = False,
     ray_address: str | None = None,
     on_event: Callable[[Event], None] | None = None,
@@ -726,12 +729,14 @@ def run_batch(
         executor: batch_exec.Executor
         if use_ray:
             t = threads or 1
-            share = WorkerPlan(workers=workers or 1, threads=t, threaded=t > 1, cpus=float(t))
+            share = WorkerPlan(
+                workers=workers or 1, threads=t, threaded=t > 1 if threaded is None else threaded, cpus=t
+            )
             state = settings_state(replace(settings, threads=share.threads))
             given = workers is not None
             executor = batch_exec.RayExecutor(state, shash, share, address=ray_address, workers_given=given)
         else:
-            share = budget(available_cores(), len(batch_plan.todo), workers=workers, threads=threads)
+            share = budget(available_cores(), len(batch_plan.todo), workers=workers, threads=threads, threaded=threaded)
             state = settings_state(replace(settings, threads=share.threads))
             executor = batch_exec.LocalExecutor(state, shash, share)
         executor.run(list(batch_plan.todo), handle, stop)
