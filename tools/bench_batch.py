@@ -9,9 +9,10 @@ single-file FPS measured in the same run.
   that FPS.
 - ``loop``: what a shell loop does: ``realtime-seg process`` once per file (interpreter and model load per
   file), on the first ``--loop-files`` clips.
-- ``localN`` (``localNt``: each worker's files threaded too): ``run_batch`` with N worker processes
-  (start-up and model loads included in the wall time; the steady rate excludes the time until the first
-  worker was ready).
+- ``localN``: ``run_batch`` with N worker processes (``localNs``: each worker runs its files' stages one
+  after the other), start-up and model loads included in the wall time; the steady rate excludes the
+  time until the first worker was ready.
+- ``--rounds R`` runs the modes R times, interleaved, so every ratio compares runs minutes apart at most.
 - ``ray``: the same on a local Ray instance (``ray.init`` timed separately; actor start-up included).
 """
 
@@ -59,7 +60,7 @@ def make_clips(folder: Path, files: int, lo: int, hi: int, size_wh: tuple[int, i
 
 
 def run_local_or_ray(
-    clips: Path, out: Path, settings: ProcessingSettings, *, workers: int | None, use_ray: bool, threaded: bool | None
+    clips: Path, out: Path, settings: ProcessingSettings, *, workers: int | None, use_ray: bool, threaded: bool
 ) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -94,6 +95,67 @@ def run_local_or_ray(
     }
 
 
+def run_round(
+    args: argparse.Namespace,
+    modes: list[str],
+    paths: list[Path],
+    clips: Path,
+    root: Path,
+    settings: ProcessingSettings,
+    total_frames: int,
+    lo_hi: tuple[int, int],
+) -> dict[str, Any]:
+    lo, hi = lo_hi
+    report: dict[str, Any] = {}
+    for mode in modes:
+        if mode == "single":
+            fps = []
+            with open_settings_segmenter(settings) as seg:
+                for p in paths[-3:]:
+                    s = process_video(p, VideoOutputs(video=root / "single.mp4"), settings, segmenter=seg)
+                    fps.append(s.fps)
+            best = max(fps)
+            report["single"] = {"fps": fps, "best_fps": best, "ideal_s": total_frames / best}
+            print(f"single file (threaded, model loaded): {', '.join(f'{f:.1f}' for f in fps)} FPS; best {best:.1f}"
+                  f" (the batch at that FPS: {total_frames / best:.1f} s)")  # fmt: skip
+        elif mode == "loop":
+            walls = []
+            for p in paths[: args.loop_files]:
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "realtime_seg", "process", str(p), "-o", str(root / "loop.mp4")]
+                    + ["--model", args.model, "--backend", "onnxruntime", "--effect", args.effect, "-q"],
+                    check=True,
+                )
+                walls.append(time.perf_counter() - t0)
+            n = [lo + (hi - lo) * i // max(1, args.files - 1) for i in range(args.loop_files)]
+            fps = sum(n) / sum(walls)
+            report["loop"] = {"walls_s": walls, "fps": fps, "files_per_hour": len(walls) / sum(walls) * 3600}
+            print(f"shell loop, one process per file ({args.loop_files} files): {fps:.1f} FPS, "
+                  f"median {statistics.median(walls):.2f} s per file")  # fmt: skip
+        else:
+            use_ray = mode.startswith("ray")
+            threaded = not mode.endswith("s")  # local2s: each worker's files sequential (one thread)
+            digits = mode.removeprefix("local").removeprefix("ray").removesuffix("s")
+            workers = int(digits) if digits else None
+            if use_ray:
+                import ray
+
+                t0 = time.perf_counter()
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+                print(f"ray.init: {time.perf_counter() - t0:.1f} s (not counted below)")
+            try:
+                r = run_local_or_ray(clips, root / "out", settings, workers=workers, use_ray=use_ray, threaded=threaded)
+            finally:
+                if use_ray:
+                    ray.shutdown()
+            report[mode] = r
+            line = f"{mode}: {r['fps']:.1f} FPS overall ({r['wall_s']:.1f} s, start-up {r['startup_s']:.1f} s), "
+            line += f"{r['steady_fps']:.1f} FPS after start-up, {r['files_per_hour']:.0f} files/hour; {r['workers']}"
+            print(line)
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=20)
@@ -103,6 +165,7 @@ def main() -> None:
     ap.add_argument("--effect", default="blur")
     ap.add_argument("--modes", default="single,loop,local1,local2,ray")
     ap.add_argument("--loop-files", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     lo, hi = (int(x) for x in args.frames.split(","))
@@ -119,59 +182,34 @@ def main() -> None:
         total_frames = sum(lo + (hi - lo) * i // max(1, args.files - 1) for i in range(args.files))
         print(f"{args.files} clips, {total_frames} frames at {w}x{h}, made in {time.perf_counter() - t0:.1f} s")
         report["total_frames"] = total_frames
-        if "single" in modes:
-            fps = []
-            with open_settings_segmenter(settings) as seg:
-                for p in paths[-3:]:
-                    s = process_video(p, VideoOutputs(video=root / "single.mp4"), settings, segmenter=seg)
-                    fps.append(s.fps)
-            best = max(fps)
-            report["single"] = {"fps": fps, "best_fps": best, "ideal_s": total_frames / best}
-            print(f"single file (threaded, model loaded): {', '.join(f'{f:.1f}' for f in fps)} FPS; best {best:.1f}")
-            print(f"  ideal for the batch at that FPS: {total_frames / best:.1f} s")
-        if "loop" in modes:
-            walls = []
-            for p in paths[: args.loop_files]:
-                t0 = time.perf_counter()
-                subprocess.run(
-                    [sys.executable, "-m", "realtime_seg", "process", str(p), "-o", str(root / "loop.mp4")]
-                    + ["--model", args.model, "--backend", "onnxruntime", "--effect", args.effect, "-q"],
-                    check=True,
-                )
-                walls.append(time.perf_counter() - t0)
-            n = [lo + (hi - lo) * i // max(1, args.files - 1) for i in range(args.loop_files)]
-            fps = sum(n) / sum(walls)
-            report["loop"] = {"walls_s": walls, "fps": fps, "files_per_hour": len(walls) / sum(walls) * 3600}
-            print(f"shell loop, one process per file ({args.loop_files} files): {fps:.1f} FPS, "
-                  f"median {statistics.median(walls):.2f} s per file")  # fmt: skip
+        rounds: list[dict[str, Any]] = []
+        for k in range(args.rounds):
+            print(f"-- round {k + 1} of {args.rounds}")
+            rounds.append(run_round(args, modes, paths, clips, root, settings, total_frames, (lo, hi)))
+        report["rounds"] = rounds
+        print("-- medians over the rounds")
         for mode in modes:
-            if not (mode.startswith("local") or mode.startswith("ray")):
+            if mode == "single":
+                vals = [r["single"]["best_fps"] for r in rounds]
+                print(f"single best FPS: median {statistics.median(vals):.1f} ({', '.join(f'{v:.1f}' for v in vals)})")
                 continue
-            threaded = True if mode.endswith("t") else None  # local2t: each worker's file threaded too
-            digits = mode.removeprefix("local").removeprefix("ray").removesuffix("t")
-            workers = int(digits) if digits else None
-            use_ray = mode.startswith("ray")
-            if use_ray:
-                import ray
-
-                t0 = time.perf_counter()
-                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-                report["ray_init_s"] = time.perf_counter() - t0
-                print(f"ray.init: {report['ray_init_s']:.1f} s (not counted below)")
-            try:
-                r = run_local_or_ray(clips, root / "out", settings, workers=workers, use_ray=use_ray, threaded=threaded)
-            finally:
-                if use_ray:
-                    ray.shutdown()
-            report[mode] = r
-            line = f"{mode}: {r['fps']:.1f} FPS overall ({r['wall_s']:.1f} s, start-up {r['startup_s']:.1f} s), "
-            line += f"{r['steady_fps']:.1f} FPS after start-up, {r['files_per_hour']:.0f} files/hour; {r['workers']}"
-            if "single" in report:
-                line += f"; {r['fps'] / report['single']['best_fps']:.2f}x best single-file FPS"
+            vals = [r[mode]["fps"] for r in rounds]
+            line = f"{mode}: {statistics.median(vals):.1f} FPS overall ({', '.join(f'{v:.1f}' for v in vals)})"
+            if mode != "loop":
+                steady = [r[mode]["steady_fps"] for r in rounds]
+                line += f", {statistics.median(steady):.1f} after start-up"
+            if "single" in modes:
+                ratios = [r[mode]["fps"] / r["single"]["best_fps"] for r in rounds]
+                line += f"; vs best single-file FPS (same round): {', '.join(f'{x:.2f}' for x in ratios)}x"
+                if mode != "loop":
+                    ratios = [r[mode]["steady_fps"] / r["single"]["best_fps"] for r in rounds]
+                    line += f" overall, {', '.join(f'{x:.2f}' for x in ratios)}x after start-up"
             print(line)
-        if "ray" in report and "local2" in report:
-            print(f"ray / local2: {report['ray']['fps'] / report['local2']['fps']:.2f}x overall, "
-                  f"{report['ray']['steady_fps'] / report['local2']['steady_fps']:.2f}x after start-up")  # fmt: skip
+        if "ray" in modes and "local2" in modes:
+            ratios = [r["ray"]["fps"] / r["local2"]["fps"] for r in rounds]
+            steady = [r["ray"]["steady_fps"] / r["local2"]["steady_fps"] for r in rounds]
+            print(f"ray / local2 (same round): {', '.join(f'{x:.2f}' for x in ratios)}x overall, "
+                  f"{', '.join(f'{x:.2f}' for x in steady)}x after start-up")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

@@ -641,12 +641,15 @@ def available_cores() -> int:
 
 
 def budget(
-    cores: int, files: int, *, workers: int | None = None, threads: int | None = None, threaded: bool | None = None
+    cores: int, files: int, *, workers: int | None = None, threads: int | None = None, threaded: bool = True
 ) -> WorkerPlan:
     """Share ``cores`` among workers: by default one worker per core (no more than there are files) and
-    ``cores // workers`` ONNX Runtime threads each, so workers x threads never exceeds the cores. Each file
-    runs its stages threaded only when its worker has more than one core (with one core a worker's extra
-    threads would only compete with the other workers)."""
+    ``cores // workers`` ONNX Runtime threads each, so workers x model threads never exceeds the cores.
+
+    Each file still runs its stages (decode, model, refine + effect, encode) on their own threads
+    (``threaded``): measured on 2 cores, 2 workers with threaded files gave 2x the throughput of 2 workers
+    running every stage one after the other (docs/benchmarks.md, "Many files"). Those stages wait on one
+    another, so one worker alone does not keep its core busy."""
     n = workers if workers is not None else max(1, min(cores, files))
     if n < 1:
         raise SettingsError(f"--workers must be >= 1, got {n}")
@@ -654,7 +657,7 @@ def budget(
     if n * t > cores:
         logger.warning("%d workers x %d threads is more than the %d cores: they will compete", n, t, cores)
     share = max(1, cores // n)
-    return WorkerPlan(workers=n, threads=t, threaded=share > 1 if threaded is None else threaded, cpus=float(share))
+    return WorkerPlan(workers=n, threads=t, threaded=threaded, cpus=float(share))
 
 
 @dataclass
@@ -693,7 +696,7 @@ def run_batch(
     shash: str,
     workers: int | None = None,
     threads: int | None = None,
-    threaded: bool | None = None,
+    threaded: bool = True,
     use_ray: bool = False,
     ray_address: str | None = None,
     on_event: Callable[[Event], None] | None = None,
@@ -729,9 +732,7 @@ def run_batch(
         executor: batch_exec.Executor
         if use_ray:
             t = threads or 1
-            share = WorkerPlan(
-                workers=workers or 1, threads=t, threaded=t > 1 if threaded is None else threaded, cpus=t
-            )
+            share = WorkerPlan(workers=workers or 1, threads=t, threaded=threaded, cpus=t)
             state = settings_state(replace(settings, threads=share.threads))
             given = workers is not None
             executor = batch_exec.RayExecutor(state, shash, share, address=ray_address, workers_given=given)

@@ -175,9 +175,9 @@ def test_plan_skips_done_and_failed_redoes_missing_or_changed_and_orders_longest
 def test_budget_never_oversubscribes_the_cores() -> None:
     assert budget(2, 20) == budget(2, 20, workers=2)
     b = budget(2, 20)
-    assert (b.workers, b.threads, b.threaded) == (2, 1, False)
-    b = budget(8, 3)  # fewer files than cores: fewer workers, more threads each
-    assert (b.workers, b.threads, b.threaded) == (3, 2, True)
+    assert (b.workers, b.threads, b.threaded) == (2, 1, True)
+    b = budget(8, 3, threaded=False)  # fewer files than cores: fewer workers, more threads each
+    assert (b.workers, b.threads, b.threaded) == (3, 2, False)
     b = budget(16, 100, workers=4)
     assert (b.workers, b.threads, b.cpus) == (4, 4, 4.0)
     with pytest.raises(SettingsError, match="--workers must be >= 1"):
