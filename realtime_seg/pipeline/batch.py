@@ -640,24 +640,24 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+#: cores one worker keeps busy: its file's decode, model, refine + effect and encode stages overlap on their
+#: own threads (measured on 2 cores: 1 worker gave 1.2x the throughput of 2; docs/benchmarks.md, "Many files")
+CORES_PER_WORKER = 2
+
+
 def budget(
     cores: int, files: int, *, workers: int | None = None, threads: int | None = None, threaded: bool = True
 ) -> WorkerPlan:
-    """Share ``cores`` among workers: by default one worker per core (no more than there are files) and
-    ``cores // workers`` ONNX Runtime threads each, so workers x model threads never exceeds the cores.
-
-    Each file still runs its stages (decode, model, refine + effect, encode) on their own threads
-    (``threaded``): measured on 2 cores, 2 workers with threaded files gave 2x the throughput of 2 workers
-    running every stage one after the other (docs/benchmarks.md, "Many files"). Those stages wait on one
-    another, so one worker alone does not keep its core busy."""
-    n = workers if workers is not None else max(1, min(cores, files))
+    """Share ``cores`` among workers: by default one worker per :data:`CORES_PER_WORKER` cores (no more than
+    there are files) and ``cores // workers`` ONNX Runtime threads each, so workers x model threads never
+    exceeds the cores. ``threaded``: each file's stages on their own threads (``False``: one after the other)."""
+    n = workers if workers is not None else max(1, min(cores // CORES_PER_WORKER, files))
     if n < 1:
         raise SettingsError(f"--workers must be >= 1, got {n}")
     t = threads if threads is not None else max(1, cores // n)
     if n * t > cores:
         logger.warning("%d workers x %d threads is more than the %d cores: they will compete", n, t, cores)
-    share = max(1, cores // n)
-    return WorkerPlan(workers=n, threads=t, threaded=threaded, cpus=float(share))
+    return WorkerPlan(workers=n, threads=t, threaded=threaded, cpus=float(max(1, cores // n)))
 
 
 @dataclass
@@ -704,8 +704,9 @@ def run_batch(
 ) -> BatchResult:
     """Run ``batch_plan``: skipped files are recorded at once, the rest go to the executor (a local process
     pool, or Ray actors with ``use_ray``), each finished file is appended to ``manifest`` as it ends.
-    ``workers``/``threads``: see :func:`budget` (on Ray, the default is one actor per ``threads`` CPUs of the
-    cluster, or one per GPU with the TensorRT backend).
+    ``workers``/``threads``: see :func:`budget` (on Ray, each actor declares ``threads`` CPUs, default
+    :data:`CORES_PER_WORKER`, and the default is one actor per that many CPUs of the cluster, or one per GPU
+    with the TensorRT backend).
     Setting ``stop`` stops the batch: running files are aborted (no outputs), the rest are left for a re-run."""
     from realtime_seg.pipeline import batch_exec
     from realtime_seg.pipeline.processor import close_effect
@@ -731,11 +732,10 @@ def run_batch(
     if batch_plan.todo:
         executor: batch_exec.Executor
         if use_ray:
-            t = threads or 1
-            share = WorkerPlan(workers=workers or 1, threads=t, threaded=threaded, cpus=t)
-            state = settings_state(replace(settings, threads=share.threads))
-            given = workers is not None
-            executor = batch_exec.RayExecutor(state, shash, share, address=ray_address, workers_given=given)
+            state = settings_state(settings)  # threads: set from the cluster once connected
+            executor = batch_exec.RayExecutor(
+                state, shash, workers=workers, threads=threads, threaded=threaded, address=ray_address
+            )
         else:
             share = budget(available_cores(), len(batch_plan.todo), workers=workers, threads=threads, threaded=threaded)
             state = settings_state(replace(settings, threads=share.threads))

@@ -48,6 +48,8 @@ _POLL_S = 0.2
 _PROGRESS_S = 0.25
 #: how long stopped workers get to abort their files and exit
 _SHUTDOWN_S = 20.0
+#: how long Ray actors may take to be placed and to open their model
+_ACTOR_START_S = 300.0
 
 Emit = Callable[[Event], None]
 
@@ -230,7 +232,7 @@ class LocalExecutor:
                     h.ready = True
                     if not self.description:
                         self.description = msg[1]
-                        emit(WorkersReady(self.plan, self.description, "local processes"))
+                        emit(WorkersReady(self.plan, self.description, "worker process(es)"))
                 elif kind == "fatal":
                     raise BatchError(msg[1], msg[2])
                 elif kind == "start" and h.job is not None:
@@ -288,6 +290,42 @@ class LocalExecutor:
 
 
 # -- Ray -------------------------------------------------------------------------------------------
+def ray_budget(
+    *,
+    total_cpus: float,
+    largest_node_cpus: float,
+    gpus: int,
+    jobs: int,
+    workers: int | None,
+    threads: int | None,
+    gpu: bool,
+    threaded: bool = True,
+) -> WorkerPlan:
+    """Actors for a cluster. Each declares ``threads`` CPUs (default: the cluster's CPUs shared among the
+    ``workers`` asked for, else :data:`~realtime_seg.pipeline.batch.CORES_PER_WORKER`), never more than its
+    largest node has (such an actor would never be placed). Default count: one actor per that many CPUs,
+    or one per GPU with TensorRT (each also declares one GPU); never more actors than files."""
+    from realtime_seg.pipeline.batch import CORES_PER_WORKER
+
+    if threads is not None:
+        cpus = threads
+    elif workers is not None and not gpu:
+        cpus = max(1, int(total_cpus // workers))
+    else:
+        cpus = CORES_PER_WORKER
+    if largest_node_cpus >= 1 and cpus > largest_node_cpus:
+        cpus = int(largest_node_cpus)
+    if workers is not None:
+        n = workers
+    elif gpu:
+        if gpus < 1:
+            raise BatchError("--backend tensorrt on Ray needs GPUs, but the cluster reports none")
+        n = gpus
+    else:
+        n = max(1, int(total_cpus // cpus))
+    return WorkerPlan(workers=max(1, min(n, jobs)), threads=threads or cpus, threaded=threaded, cpus=float(cpus))
+
+
 RAY_INSTALL_HINT = "pip install 'realtime-seg[ray]' (or pip install 'ray>=2.9')"
 
 
@@ -352,12 +390,21 @@ class RayExecutor:
     """
 
     def __init__(
-        self, state: Mapping[str, Any], shash: str, plan: WorkerPlan, *, address: str | None, workers_given: bool
+        self,
+        state: Mapping[str, Any],
+        shash: str,
+        *,
+        workers: int | None,
+        threads: int | None,
+        threaded: bool,
+        address: str | None,
     ) -> None:
-        self.state, self.shash, self.plan = dict(state), shash, plan
-        self.address, self.workers_given = address, workers_given
+        self.state, self.shash = dict(state), shash
+        self.workers, self.threads, self.threaded = workers, threads, threaded
+        self.address = address
         self.description = ""
         self.gpu = state.get("backend") == "tensorrt"
+        self.plan = WorkerPlan(workers=workers or 1, threads=threads or 1, threaded=threaded)
 
     def _connect(self, ray: Any) -> bool:
         if ray.is_initialized():
@@ -375,31 +422,34 @@ class RayExecutor:
             raise BatchError(f"cannot start or reach Ray at {where}: {str(exc).splitlines()[0]}") from exc
         return True
 
-    def _actor_count(self, ray: Any, jobs: int) -> int:
-        if self.workers_given:
-            return min(self.plan.workers, jobs)
-        res = ray.cluster_resources()
-        if self.gpu:
-            n = int(res.get("GPU", 0))
-            if n < 1:
-                raise BatchError("--backend tensorrt on Ray needs GPUs, but the cluster reports none")
-        else:
-            n = int(res.get("CPU", 1) // self.plan.cpus)
-        return max(1, min(n, jobs))
+    def _budget(self, ray: Any, jobs: int) -> WorkerPlan:
+        """Actors and CPUs per actor from the cluster: see :func:`ray_budget`."""
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        return ray_budget(
+            total_cpus=sum(r.get("CPU", 0) for r in nodes),
+            largest_node_cpus=max((r.get("CPU", 0) for r in nodes), default=0),
+            gpus=int(sum(r.get("GPU", 0) for r in nodes)),
+            jobs=jobs,
+            workers=self.workers,
+            threads=self.threads,
+            gpu=self.gpu,
+            threaded=self.threaded,
+        )
 
     def run(self, jobs: Sequence[BatchJob], emit: Emit, stop: threading.Event) -> None:
         ray = import_ray()
-        from ray.exceptions import RayActorError
+        from ray.exceptions import GetTimeoutError, RayActorError
 
         started_here = self._connect(ray)
         actors: list[Any] = []
         try:
+            self.plan = self._budget(ray, len(jobs))
+            self.state["threads"] = self.plan.threads
             options: dict[str, Any] = {"num_cpus": self.plan.cpus, "max_concurrency": 3, "max_restarts": 0}
             if self.gpu:
                 options["num_gpus"] = 1
             cls = ray.remote(**options)(RayWorker)
-            n = self._actor_count(ray, len(jobs))
-            self.plan = replace(self.plan, workers=n)
+            n = self.plan.workers
 
             def new_actor() -> Any:
                 a = cls.remote(self.state, self.shash, self.plan.threads, self.plan.threaded)
@@ -409,7 +459,16 @@ class RayExecutor:
             names: dict[Any, str] = {}
 
             def greet(batch: list[Any]) -> None:
-                for a, (error, name, desc) in zip(batch, ray.get([a.hello.remote() for a in batch]), strict=True):
+                try:
+                    answers = ray.get([a.hello.remote() for a in batch], timeout=_ACTOR_START_S)
+                except RayActorError as exc:
+                    raise BatchError(f"a Ray actor failed to start: {str(exc).splitlines()[0]}") from exc
+                except GetTimeoutError as exc:
+                    raise BatchError(
+                        f"Ray could not start {len(batch)} actor(s) of {self.plan.cpus:g} CPU(s) within "
+                        f"{_ACTOR_START_S:.0f} s (is the cluster busy?); lower --workers or --threads"
+                    ) from exc
+                for a, (error, name, desc) in zip(batch, answers, strict=True):
                     if error is not None:
                         raise BatchError(*error)
                     names[a] = name
@@ -417,7 +476,7 @@ class RayExecutor:
 
             idle = [new_actor() for _ in range(n)]
             greet(idle)
-            emit(WorkersReady(self.plan, self.description, f"Ray actors ({self.plan.cpus:g} CPU each)"))
+            emit(WorkersReady(self.plan, self.description, f"Ray actor(s), {self.plan.cpus:g} CPU(s) each,"))
             pending = collections.deque(jobs)
             running: dict[Any, tuple[Any, BatchJob]] = {}
             cancelled = False

@@ -173,13 +173,15 @@ def test_plan_skips_done_and_failed_redoes_missing_or_changed_and_orders_longest
 
 
 def test_budget_never_oversubscribes_the_cores() -> None:
-    assert budget(2, 20) == budget(2, 20, workers=2)
-    b = budget(2, 20)
-    assert (b.workers, b.threads, b.threaded) == (2, 1, True)
-    b = budget(8, 3, threaded=False)  # fewer files than cores: fewer workers, more threads each
+    b = budget(2, 20)  # one threaded worker keeps two cores busy
+    assert (b.workers, b.threads, b.threaded, b.cpus) == (1, 2, True, 2.0)
+    b = budget(16, 100)
+    assert (b.workers, b.threads) == (8, 2)
+    b = budget(8, 3, threaded=False)  # fewer files than workers: fewer workers, more threads each
     assert (b.workers, b.threads, b.threaded) == (3, 2, False)
     b = budget(16, 100, workers=4)
     assert (b.workers, b.threads, b.cpus) == (4, 4, 4.0)
+    assert budget(1, 5) == budget(1, 5, workers=1, threads=1)
     with pytest.raises(SettingsError, match="--workers must be >= 1"):
         budget(2, 2, workers=0)
 
@@ -234,3 +236,24 @@ def test_run_job_failures_carry_process_message_and_a_stopped_file_leaves_nothin
     )
     assert stopped is None
     assert list((tmp_path / "o").iterdir()) == []  # no video, no masks, no temporary names
+
+
+def test_ray_budget_fits_actors_to_the_cluster() -> None:
+    from realtime_seg.pipeline.batch_exec import BatchError, ray_budget
+
+    def rb(**kw: object) -> tuple[int, int, float]:
+        args: dict[str, object] = {"total_cpus": 16, "largest_node_cpus": 8, "gpus": 0, "jobs": 100}
+        args.update(workers=None, threads=None, gpu=False)
+        args.update(kw)
+        b = ray_budget(**args)  # type: ignore[arg-type]
+        return b.workers, b.threads, b.cpus
+
+    assert rb() == (8, 2, 2.0)  # one actor per 2 CPUs
+    assert rb(threads=1) == (16, 1, 1.0)
+    assert rb(workers=2) == (2, 8, 8.0)  # the cluster shared among the actors asked for
+    assert rb(workers=1) == (1, 8, 8.0)  # ... but no actor larger than the largest node
+    assert rb(total_cpus=1, largest_node_cpus=1) == (1, 1, 1.0)  # a 1-CPU machine still gets an actor
+    assert rb(jobs=3) == (3, 2, 2.0)
+    assert rb(gpu=True, gpus=4) == (4, 2, 2.0)  # TensorRT: one actor per GPU
+    with pytest.raises(BatchError, match="needs GPUs"):
+        rb(gpu=True)
