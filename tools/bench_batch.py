@@ -13,7 +13,8 @@ single-file FPS measured in the same run.
   after the other), start-up and model loads included in the wall time; the steady rate excludes the
   time until the first worker was ready.
 - ``--rounds R`` runs the modes R times, interleaved, so every ratio compares runs minutes apart at most.
-- ``ray``: the same on a local Ray instance (``ray.init`` timed separately; actor start-up included).
+- ``ray`` (``rayN``: N actors): the same on a local Ray instance (``ray.init`` timed separately; actor
+  start-up included). ``local`` and ``ray`` without a number: the defaults (here 1 worker of 2 cores).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def main() -> None:
     ap.add_argument("--resolution", default="640x360")
     ap.add_argument("--model", default="selfie")
     ap.add_argument("--effect", default="blur")
-    ap.add_argument("--modes", default="single,loop,local1,local2,ray")
+    ap.add_argument("--modes", default="single,loop,local,local2,ray,ray2")
     ap.add_argument("--loop-files", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--json", type=Path)
@@ -205,11 +206,12 @@ def main() -> None:
                     ratios = [r[mode]["steady_fps"] / r["single"]["best_fps"] for r in rounds]
                     line += f" overall, {', '.join(f'{x:.2f}' for x in ratios)}x after start-up"
             print(line)
-        if "ray" in modes and "local2" in modes:
-            ratios = [r["ray"]["fps"] / r["local2"]["fps"] for r in rounds]
-            steady = [r["ray"]["steady_fps"] / r["local2"]["steady_fps"] for r in rounds]
-            print(f"ray / local2 (same round): {', '.join(f'{x:.2f}' for x in ratios)}x overall, "
-                  f"{', '.join(f'{x:.2f}' for x in steady)}x after start-up")  # fmt: skip
+        for ray_mode, local_mode in (("ray", "local"), ("ray1", "local1"), ("ray2", "local2")):
+            if ray_mode in modes and local_mode in modes:
+                ratios = [r[ray_mode]["fps"] / r[local_mode]["fps"] for r in rounds]
+                steady = [r[ray_mode]["steady_fps"] / r[local_mode]["steady_fps"] for r in rounds]
+                print(f"{ray_mode} / {local_mode} (same round): {', '.join(f'{x:.2f}' for x in ratios)}x overall, "
+                      f"{', '.join(f'{x:.2f}' for x in steady)}x after start-up")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
