@@ -640,9 +640,10 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-#: cores one worker keeps busy: its file's decode, model, refine + effect and encode stages overlap on their
-#: own threads (measured on 2 cores: 1 worker gave 1.2x the throughput of 2; docs/benchmarks.md, "Many files")
-CORES_PER_WORKER = 2
+#: cores per worker by default. Measured on 2 cores (docs/benchmarks.md, "Many files"): 2 workers of 1 model
+#: thread gave 0.95-1.22x the best single-file FPS after start-up, 1 worker of 2 threads 0.87-0.89x; only
+#: while other heavy processes shared the machine did 1 worker do better (it has more threads to be scheduled)
+CORES_PER_WORKER = 1
 
 
 def budget(

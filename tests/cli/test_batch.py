@@ -248,9 +248,7 @@ def test_ray_actors_process_the_folder_and_resume(
 ) -> None:
     videos = _videos(tmp_path / "videos")
     out = tmp_path / "out"
-    rc = main(
-        _args(model, videos, "-d", out, "--ray", "--workers", "2", "--threads", "1", "--masks-out", "{relpath}_m")
-    )
+    rc = main(_args(model, videos, "-d", out, "--ray", "--masks-out", "{relpath}_m"))  # the default: 1 CPU each
     text = capsys.readouterr().out
     assert rc == EXIT_SOME_FAILED
     assert "2 Ray actor(s), 1 CPU(s) each, x 1 model thread(s)" in text and "3 done, 1 failed, 0 skipped" in text
@@ -261,7 +259,9 @@ def test_ray_actors_process_the_folder_and_resume(
     assert all(r["worker"] != f"pid {os.getpid()}" for r in done)  # the work ran in the actors
     assert probe(out / "day2" / "b.mp4")["frames"] == 20 and len(list((out / "day2" / "b_m").iterdir())) == 20
     assert local_ray.is_initialized()  # an instance the caller started is left running
-    rc = main(_args(model, videos, "-d", out, "--ray", "--masks-out", "{relpath}_m", "--retry-failed"))
+    rc = main(
+        _args(model, videos, "-d", out, "--ray", "--masks-out", "{relpath}_m", "--retry-failed", "--workers", "1")
+    )
     text = capsys.readouterr().out
     assert rc == EXIT_SOME_FAILED and "0 done, 1 failed, 3 skipped" in text
-    assert "1 Ray actor(s), 2 CPU(s) each, x 2 model thread(s)" in text  # the default: one actor per 2 CPUs
+    assert "1 Ray actor(s), 2 CPU(s) each, x 2 model thread(s)" in text  # --workers 1: the cluster's 2 CPUs

@@ -173,11 +173,11 @@ def test_plan_skips_done_and_failed_redoes_missing_or_changed_and_orders_longest
 
 
 def test_budget_never_oversubscribes_the_cores() -> None:
-    b = budget(2, 20)  # one threaded worker keeps two cores busy
-    assert (b.workers, b.threads, b.threaded, b.cpus) == (1, 2, True, 2.0)
+    b = budget(2, 20)  # one worker per core, one model thread each
+    assert (b.workers, b.threads, b.threaded, b.cpus) == (2, 1, True, 1.0)
     b = budget(16, 100)
-    assert (b.workers, b.threads) == (8, 2)
-    b = budget(8, 3, threaded=False)  # fewer files than workers: fewer workers, more threads each
+    assert (b.workers, b.threads) == (16, 1)
+    b = budget(8, 3, threaded=False)  # fewer files than cores: fewer workers, more threads each
     assert (b.workers, b.threads, b.threaded) == (3, 2, False)
     b = budget(16, 100, workers=4)
     assert (b.workers, b.threads, b.cpus) == (4, 4, 4.0)
@@ -248,12 +248,12 @@ def test_ray_budget_fits_actors_to_the_cluster() -> None:
         b = ray_budget(**args)  # type: ignore[arg-type]
         return b.workers, b.threads, b.cpus
 
-    assert rb() == (8, 2, 2.0)  # one actor per 2 CPUs
-    assert rb(threads=1) == (16, 1, 1.0)
+    assert rb() == (16, 1, 1.0)  # one actor per CPU
+    assert rb(threads=2) == (8, 2, 2.0)
     assert rb(workers=2) == (2, 8, 8.0)  # the cluster shared among the actors asked for
     assert rb(workers=1) == (1, 8, 8.0)  # ... but no actor larger than the largest node
     assert rb(total_cpus=1, largest_node_cpus=1) == (1, 1, 1.0)  # a 1-CPU machine still gets an actor
-    assert rb(jobs=3) == (3, 2, 2.0)
-    assert rb(gpu=True, gpus=4) == (4, 2, 2.0)  # TensorRT: one actor per GPU
+    assert rb(jobs=3) == (3, 1, 1.0)
+    assert rb(gpu=True, gpus=4) == (4, 1, 1.0)  # TensorRT: one actor per GPU
     with pytest.raises(BatchError, match="needs GPUs"):
         rb(gpu=True)
