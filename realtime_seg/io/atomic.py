@@ -54,6 +54,9 @@ def write_bytes_atomic(path: Path, data: bytes | bytearray | memoryview, *, mkdi
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a quota: one line, like every other output error
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -568,6 +568,8 @@ def run_job(
         raise
     except RealtimeSegError as exc:
         error = str(exc)
+        if staged is not None and final.masks is not None:  # name the folder as the user gave it
+            error = error.replace(str(staged), str(final.masks))
     except OSError as exc:  # a file system error no layer below turned into an OutputError
         where = f": {exc.filename}" if exc.filename else ""
         error = f"{exc.strerror or exc}{where}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -265,3 +266,43 @@ def test_ray_actors_process_the_folder_and_resume(
     text = capsys.readouterr().out
     assert rc == EXIT_SOME_FAILED and "0 done, 1 failed, 3 skipped" in text
     assert "1 Ray actor(s), 2 CPU(s) each, x 2 model thread(s)" in text  # --workers 1: the cluster's 2 CPUs
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 300 kB tmpfs: a real full disk (needs the right to mount, as root in CI containers; skipped otherwise)."""
+    where = tmp_path / "small_disk"
+    where.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(where)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode(errors='replace').strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_full_disk_fails_only_the_file_that_filled_it(
+    model: str, tmp_path: Path, small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    make_clip(videos / "long.mp4", (640, 480), 200)  # its 200 mask PNGs do not fit in 300 kB
+    make_clip(videos / "short.mp4", (96, 64), 10)
+    out = tmp_path / "out"
+    masks = f"{small_disk}/{{stem}}_m"
+    rc = main(_args(model, videos, "-d", out, "--masks-out", masks, "--workers", "1", "--quiet"))
+    text = capsys.readouterr().out
+    assert rc == EXIT_SOME_FAILED and "1 done, 1 failed" in text
+    line = next(x for x in text.splitlines() if x.startswith("  long.mp4: "))
+    assert re.fullmatch(rf"  long\.mp4: cannot write {small_disk}/long_m/\d{{6}}\.png: No space left on device", line)
+    # the same file alone through `process` gives the same line
+    rc = main(["process", str(videos / "long.mp4"), "--masks-out", str(small_disk / "long_m")]
+              + ["--model", model, "--backend", "onnxruntime", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 3 and re.fullmatch(
+        r"realtime-seg: error: cannot write .*/long_m/\d{6}\.png: No space left on device\n", err
+    )
+    assert sorted(p.name for p in small_disk.iterdir()) == ["long_m", "short_m"]  # process keeps the PNGs it wrote
+    assert len(list((small_disk / "short_m").iterdir())) == 10
+    assert sorted(p.name for p in out.iterdir()) == ["batch.jsonl", "short.mp4"]  # no partial long.mp4
