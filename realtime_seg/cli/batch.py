@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_refine_options(p)
     add_model_options(p)
     p.set_defaults(threads=None)
+    for action in p._actions:  # the same option, another default: shared out among the workers
+        if action.dest == "threads":
+            action.help = "ONNX Runtime threads per worker (default: the cores shared among the workers)"
     add_every_option(p)
     add_output_files(p, templated=True)
     add_encode_options(p)
@@ -209,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
         raise SettingsError(f"--threads must be >= 1 for a batch, got {args.threads}")
     if args.workers is not None and args.workers < 1:
         raise SettingsError(f"--workers must be >= 1, got {args.workers}")
+    if args.ray not in (None, _LOCAL, "auto") and "://" not in args.ray and Path(args.ray).exists():
+        args.inputs.insert(0, args.ray)  # `--ray videos/`: an input, not an address
+        args.ray = _LOCAL
     names = list(args.inputs) + (read_list(args.from_list) if args.from_list else [])
     if not names:
         raise SettingsError("no inputs: name files, folders or globs, or give --from-list FILE")

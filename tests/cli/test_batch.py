@@ -249,7 +249,7 @@ def test_ray_actors_process_the_folder_and_resume(
 ) -> None:
     videos = _videos(tmp_path / "videos")
     out = tmp_path / "out"
-    rc = main(_args(model, videos, "-d", out, "--ray", "--masks-out", "{relpath}_m"))  # the default: 1 CPU each
+    rc = main(_args(model, "--ray", videos, "-d", out, "--masks-out", "{relpath}_m"))  # --ray DIR: DIR is an input
     text = capsys.readouterr().out
     assert rc == EXIT_SOME_FAILED
     assert "2 Ray actor(s), 1 CPU(s) each, x 1 model thread(s)" in text and "3 done, 1 failed, 0 skipped" in text
