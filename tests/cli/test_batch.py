@@ -160,7 +160,7 @@ def _long_clips(folder: Path, n: int = 3, frames: int = 150) -> Path:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_file_is_replaced_and_the_file_done_again(model: str, tmp_path: Path) -> None:
-    videos, out = _long_clips(tmp_path / "videos", 2), tmp_path / "out"
+    videos, out = _long_clips(tmp_path / "videos", 2, 300), tmp_path / "out"  # long enough to be killed mid-file
     proc = _start(model, videos, "-d", out, "--workers", "1")
     try:
         _wait_for(lambda: list(out.glob(".v*.partial.mp4")), proc, "a file half-way")
