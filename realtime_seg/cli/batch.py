@@ -14,10 +14,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.cli._outputs import add_encode_options, add_every_option, add_output_files
 from realtime_seg.errors import SettingsError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.batch import (
     EXIT_SOME_FAILED,
     MANIFEST_NAME,
@@ -64,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-video", action="store_true", help="write no processed video (only masks, alpha, outlines)")
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p)
     p.set_defaults(threads=None)
     for action in p._actions:  # the same option, another default: shared out among the workers
         if action.dest == "threads":

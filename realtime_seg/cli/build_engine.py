@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime_seg.backends.cuda_api import make_cuda_api
-    from realtime_seg.backends.engine_cache import EngineCache
     from realtime_seg.backends.tensorrt import BuildOptions, EngineRequest, import_tensorrt, obtain_engine
+    from realtime_seg.backends.tensorrt.cuda_api import make_cuda_api
+    from realtime_seg.backends.tensorrt.engine_cache import EngineCache
     from realtime_seg.models.registry import resolve_model
 
     trt = import_tensorrt()  # fails first, with the reason and the install hint, before any model download
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     )
     spec = resolve_model(args.model, precision=args.precision)
     assert spec.onnx_path is not None  # resolve_model always sets it
+    from realtime_seg.backends.tensorrt.runtime import recurrent_io
+
+    recurrent = recurrent_io(spec)  # rvm: one profile over the working resolutions and the state shapes
     cache = EngineCache(args.engine_dir)
     api = make_cuda_api(args.cuda_api)
     api.activate(args.device)
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         out(f"model {spec.name}: {spec.onnx_path}")
         result = obtain_engine(
             trt,
-            EngineRequest(spec.onnx_path, spec.input_shape, options),
+            EngineRequest(
+                spec.onnx_path, spec.input_shape, options, profile=recurrent.profile() if recurrent else None
+            ),
             gpu,
             cache,
             progress=lambda line: out(f"  {line}"),

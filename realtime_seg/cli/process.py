@@ -13,10 +13,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.cli._outputs import add_encode_options, add_every_option, add_output_files
 from realtime_seg.errors import SettingsError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.sinks import VideoOutputs
 from realtime_seg.pipeline.stats import RunStats
 
@@ -32,14 +33,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, help="output video (.mp4, .mkv, .mov, ...)")
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p)
     add_every_option(p)
     add_output_files(p)
     add_encode_options(p)
     p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist already (without it an existing output file, or a --masks-out folder "
+        "that is not empty, is an error); the old numbered frames in --masks-out are removed first",
+    )
+    p.add_argument(
         "--keep-partial",
         action="store_true",
-        help="on an error or Ctrl-C, keep the frames written so far as a playable file under the output name",
+        help="on an error, Ctrl-C or SIGTERM, keep the frames written so far as a playable file under the output name",
     )
     p.add_argument(
         "--sequential",
@@ -59,6 +68,7 @@ def outputs_from_args(args: argparse.Namespace) -> VideoOutputs:
         codec=args.codec,
         crf=args.crf,
         preset=args.preset,
+        overwrite=args.overwrite,
     )
 
 
@@ -110,6 +120,7 @@ def summary(stats: RunStats) -> list[str]:
     ]
     stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in stats.stages)
     lines.append(f"median ms per frame: {stages}")
+    lines.append(f"person crop: {stats.crop}")
     lines += [f"wrote {p}" for p in stats.outputs]
     return lines
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
-from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.postprocess.types import MaskFrame, full_res_foreground
 
 #: the weight of the frame itself, mixed in where no background is near (inside the person, invisible there)
 _FALLBACK = 1e-3
@@ -58,7 +58,9 @@ class BlurEffect(Effect):
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background(frame, mask.alpha)
-        return self._compositor.blend(frame, bg, mask.alpha)
+        # a matting model's foreground colour: the soft edge shows the person, not the sharp old background
+        fg = frame if mask.foreground is None else full_res_foreground(frame, mask.foreground)
+        return self._compositor.blend(fg, bg, mask.alpha)
 
 
 def pure_background(frame: np.ndarray, alpha: np.ndarray, sigma_720: float = 16.0) -> np.ndarray:
@@ -87,7 +89,7 @@ def _clear_background_weight(a_small: np.ndarray) -> np.ndarray:
 def _levels(sigma: float) -> int:
     """How many times to halve the frame: keep the low-resolution sigma >= 1.5 pixels, at most 1/8.
 
-    (At blur strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; 1/8 is ~0.5 ms faster.)
+    (At blur strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; speed in docs/benchmarks.md.)
     """
     levels = 0
     while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:

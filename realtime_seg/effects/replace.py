@@ -8,15 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
 from realtime_seg.effects.blur import pure_background
 from realtime_seg.errors import InputError
-from realtime_seg.io.images import read_image
-from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.io.images import cover_resize, read_image
+from realtime_seg.postprocess.types import MaskFrame, full_res_foreground
 
 logger = logging.getLogger(__name__)
 
@@ -75,18 +74,6 @@ def background_options(text: str) -> dict[str, Any]:
     raise InputError(f"background not found: {text} (expected an image or video file, #rrggbb, or a colour name)")
 
 
-def cover_resize(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Scale ``image`` to cover ``size_wh`` (keeping its aspect ratio) and crop the centre."""
-    w, h = size_wh
-    ih, iw = image.shape[:2]
-    scale = max(w / iw, h / ih)
-    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    scaled = cv2.resize(image, (sw, sh), interpolation=interp)
-    x0, y0 = (sw - w) // 2, (sh - h) // 2
-    return np.ascontiguousarray(scaled[y0 : y0 + h, x0 : x0 + w])
-
-
 class _LoopingVideo:
     """Decodes a video lazily, one frame per ``next_frame()``, rewinding at the end. Thread-safe."""
 
@@ -112,13 +99,24 @@ class _LoopingVideo:
             self._container.close()
         try:
             self._container = self._av.open(str(self.path))
+            if self._container.format.name == "tty":  # FFmpeg renders any text file as ANSI art "video"
+                self._container.close()
+                self._container = None
+                raise InputError(
+                    f"cannot use {self.path} as a background: it is a text file, not an image or a video; "
+                    "give an image (.png, .jpg, ...), a video, #rrggbb or a colour name"
+                )
             if not self._container.streams.video:
-                raise InputError(f"background file has no video stream: {self.path}")
+                raise InputError(f"cannot use {self.path} as a background: it has no pictures (no video stream)")
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
             self._frames = self._container.decode(stream)
-        except self._av.FFmpegError as exc:
-            raise InputError(f"cannot read background video {self.path}: {exc}") from exc
+        except (self._av.FFmpegError, OSError) as exc:  # FFmpeg's reason, without its errno and file name
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(
+                f"cannot use {self.path} as a background: it is neither an image nor a video that can be read "
+                f"({reason}); give an image (.png, .jpg, ...), a video, #rrggbb or a colour name"
+            ) from exc
 
     def _decode_next(self) -> np.ndarray | None:
         assert self._frames is not None
@@ -159,7 +157,8 @@ class ReplaceEffect(Effect):
 
     ``decontaminate`` (default on) removes the old background's colour from the soft edge of the mask
     (estimated like the blur effect's mask-aware background), so no fringe of the old wall shows around
-    the person; off, the frame is blended as it is."""
+    the person; off, the frame is blended as it is. A matting model's predicted foreground colour
+    (RVM's ``fgr``, carried by :class:`MaskFrame`) is used instead of that estimate when present."""
 
     name = "replace"
 
@@ -208,6 +207,9 @@ class ReplaceEffect(Effect):
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background((frame.shape[1], frame.shape[0]))
+        if self.decontaminate and mask.foreground is not None:
+            # a matting model predicted the person's own colour at the edge: no old-background spill
+            return self._compositor.blend(full_res_foreground(frame, mask.foreground), bg, mask.alpha)
         if not self.decontaminate:
             return self._compositor.blend(frame, bg, mask.alpha)
         return self._compositor.replace(frame, pure_background(frame, mask.alpha), bg, mask.alpha)

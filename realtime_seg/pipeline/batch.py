@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from realtime_seg.errors import InputError, OutputError, RealtimeSegError, SettingsError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.pipeline.sinks import VideoOutputs
 from realtime_seg.postprocess.refine import RefineConfig
@@ -227,6 +228,7 @@ class OutputTemplates:
             codec=self.codec,
             crf=self.crf,
             preset=self.preset,
+            overwrite=True,  # the plan decided this file is to be (re)done; the manifest says what was done
         )
 
 
@@ -288,6 +290,7 @@ class FileRecord:
     host: str = ""
     worker: str = ""
     settings_hash: str = ""
+    model: str = ""  #: the model and backend that ran (``auto`` picks per file)
     finished: str = ""  #: UTC time, ISO 8601
     attempts: int = 1
 
@@ -471,6 +474,54 @@ def plan(
     return Plan(todo, tuple(skipped), tuple(failed_before))
 
 
+class Segmenters:
+    """A worker's open segmenters: one for the settings' model, opened once and kept for every file. With the
+    model ``auto`` each file's model is picked by its frame shape (as ``process`` does), and each model picked
+    is opened once, then kept."""
+
+    def __init__(self, settings: ProcessingSettings) -> None:
+        self.settings = settings
+        self._open: dict[str, Any] = {}
+
+    @property
+    def auto(self) -> bool:
+        return self.settings.model == AUTO_MODEL
+
+    def get(self, model: str) -> Any:
+        if model not in self._open:
+            from realtime_seg.pipeline.assemble import open_settings_segmenter
+
+            self._open[model] = open_settings_segmenter(replace(self.settings, model=model))
+        return self._open[model]
+
+    def open(self) -> str:
+        """Open the model now (a model that cannot load fails the worker at once); its description."""
+        if self.auto:
+            return "model auto: picked per file by its frame shape"
+        return str(self.get(self.settings.model).description)
+
+    def for_file(self, path: Path) -> tuple[ProcessingSettings, Any]:
+        """The settings and open segmenter for one file; ``None`` when the file cannot be read, so that
+        ``process_video`` reports it as it would for ``process``."""
+        if not self.auto:
+            return self.settings, self.get(self.settings.model)
+        from realtime_seg.io.video import VideoReader
+        from realtime_seg.models.registry import resolve_auto
+
+        try:
+            with VideoReader(path) as reader:
+                size = reader.info.size_wh
+        except RealtimeSegError:
+            return self.settings, None
+        model = resolve_auto(self.settings.model, size, self.settings.backend)
+        return replace(self.settings, model=model), self.get(model)
+
+    def close(self) -> None:
+        for seg in self._open.values():
+            seg.close()
+        self._open.clear()
+
+
 # -- one file --------------------------------------------------------------------------------------
 def worker_name() -> tuple[str, str]:
     return socket.gethostname(), f"pid {os.getpid()}"
@@ -478,11 +529,12 @@ def worker_name() -> tuple[str, str]:
 
 def _remove_stale(outputs: VideoOutputs) -> None:
     """Temporary files a killed run left beside these outputs (video writers, outlines, a masks folder)."""
-    from realtime_seg.io.video import partial_path
+    from realtime_seg.io.video import partial_files
 
     for p in (outputs.video, outputs.alpha):
         if p is not None:
-            partial_path(p).unlink(missing_ok=True)
+            for tmp in partial_files(p):
+                tmp.unlink(missing_ok=True)
     if outputs.outlines is not None and outputs.outlines.parent.is_dir():
         for tmp in outputs.outlines.parent.glob(f".{glob.escape(outputs.outlines.name)}.*.part"):
             tmp.unlink(missing_ok=True)
@@ -510,8 +562,9 @@ def run_job(
     stop: threading.Event | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> FileRecord | None:
-    """Process one file with the open ``segmenter``; returns its record (``done`` or ``failed``), or ``None``
-    when ``stop`` was set (the file's outputs are removed: a stopped file is simply not finished).
+    """Process one file with ``segmenter`` (an open segmenter, or a worker's :class:`Segmenters`); returns
+    its record (``done`` or ``failed``), or ``None`` when ``stop`` was set (the file's outputs are removed: a
+    stopped file is simply not finished).
 
     A failure is the one-line message ``realtime-seg process`` prints for the same file; an unexpected
     exception is logged with its traceback and recorded as ``failed`` too, so one file never ends a batch.
@@ -542,6 +595,8 @@ def run_job(
         if final.masks is not None:  # mask PNGs are written one by one: stage the folder, rename when complete
             staged = final.masks.with_name(f".{final.masks.name}.partial-{os.getpid()}")
             outputs = replace(final, masks=staged)
+        if isinstance(segmenter, Segmenters):
+            settings, segmenter = segmenter.for_file(job.input.path)
         stats = process_video(
             job.input.path,
             outputs,
@@ -559,6 +614,7 @@ def run_job(
             status="done",
             outputs=tuple(str(p) for p in output_paths(final)),
             frames=stats.frames,
+            model=stats.model,
             seconds=wall,
             fps=stats.frames / wall if wall > 0 else 0.0,
         )

@@ -33,6 +33,7 @@ from realtime_seg.pipeline.batch import (
     FileRecord,
     Finished,
     Progress,
+    Segmenters,
     Started,
     WorkerPlan,
     WorkersReady,
@@ -71,13 +72,11 @@ def _died_record(job: BatchJob, how: str, shash: str) -> FileRecord:
     )
 
 
-def _open_worker_segmenter(state: Mapping[str, Any], threads: int) -> Any:
+def _open_worker_segmenters(state: Mapping[str, Any], threads: int) -> Segmenters:
     import cv2
 
     cv2.setNumThreads(threads)  # OpenCV's pool sized to this worker's share, not the machine
-    from realtime_seg.pipeline.assemble import open_settings_segmenter
-
-    return open_settings_segmenter(settings_from_state(state))
+    return Segmenters(settings_from_state(state))
 
 
 # -- local worker processes ------------------------------------------------------------------------
@@ -92,8 +91,9 @@ def _local_worker_main(
         with lock:
             conn.send(msg)
 
+    segmenter = _open_worker_segmenters(state, threads)
     try:
-        segmenter = _open_worker_segmenter(state, threads)
+        description = segmenter.open()
     except RealtimeSegError as exc:
         send(("fatal", str(exc), exc.exit_code))
         return
@@ -101,7 +101,7 @@ def _local_worker_main(
         send(("fatal", f"cannot open the model: {type(exc).__name__}: {exc}", 1))
         return
     settings = settings_from_state(state)
-    send(("ready", segmenter.description))
+    send(("ready", description))
     try:
         while True:
             if not conn.poll(0.5):
@@ -349,16 +349,16 @@ class RayWorker:
         self.stop = threading.Event()
         self._progress: tuple[int, int, int | None] = (-1, 0, None)
         self.error: tuple[str, int] | None = None
-        self.segmenter: Any = None
+        self.segmenter: Segmenters | None = _open_worker_segmenters(state, threads)
+        self.description = ""
         try:
-            self.segmenter = _open_worker_segmenter(state, threads)
+            self.description = self.segmenter.open()
         except RealtimeSegError as exc:
             self.error = (str(exc), exc.exit_code)
 
     def hello(self) -> tuple[tuple[str, int] | None, str, str]:
         host, worker = worker_name()
-        desc = self.segmenter.description if self.segmenter is not None else ""
-        return self.error, f"{host} {worker}", desc
+        return self.error, f"{host} {worker}", self.description
 
     def run(self, job: BatchJob) -> FileRecord | None:
         def progress(done: int, total: int | None) -> None:

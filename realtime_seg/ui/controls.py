@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from realtime_seg.effects import effect_names
-from realtime_seg.models.registry import DEFAULT_MODEL
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.settings import (
     DEFAULT_BLUR_STRENGTH,
     DEFAULT_EFFECT,
@@ -48,8 +48,9 @@ class PanelValues:
     threshold_on: bool = False
     threshold: float = 0.5
     edge: bool = _REFINE.edge_refine
-    model: str = DEFAULT_MODEL
+    model: str = AUTO_MODEL
     backend: str = "auto"
+    crop: str = "auto"
 
     def __post_init__(self) -> None:
         if not 1 <= self.blur_strength <= 100:
@@ -68,7 +69,7 @@ class PanelValues:
         r, g, b = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
         return (b, g, r)
 
-    def settings(self, threads: int = DEFAULT_THREADS) -> ProcessingSettings:
+    def settings(self, threads: int = DEFAULT_THREADS, downsample: float | None = None) -> ProcessingSettings:
         """The processing settings these controls mean (controls the effect does not use are left out)."""
         effect = self.effect
         if self.outlines and "outline" not in effect.split("+"):
@@ -89,7 +90,9 @@ class PanelValues:
             model=self.model,
             backend=self.backend,
             threads=threads,
+            downsample=downsample,
             effect=effect,
             effect_options=options,
             refine=refine,
+            crop=self.crop,
         )

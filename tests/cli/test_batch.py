@@ -295,14 +295,20 @@ def test_a_full_disk_fails_only_the_file_that_filled_it(
     text = capsys.readouterr().out
     assert rc == EXIT_SOME_FAILED and "1 done, 1 failed" in text
     line = next(x for x in text.splitlines() if x.startswith("  long.mp4: "))
-    assert re.fullmatch(rf"  long\.mp4: cannot write {small_disk}/long_m/\d{{6}}\.png: No space left on device", line)
-    # the same file alone through `process` gives the same line
-    rc = main(["process", str(videos / "long.mp4"), "--masks-out", str(small_disk / "long_m")]
-              + ["--model", model, "--backend", "onnxruntime", "--quiet"])  # fmt: skip
+    assert re.match(rf"  long\.mp4: cannot write {small_disk}/long_m/\d{{6}}\.png: No space left on device", line)
+    # the same file alone through `process` gives the same line (frame numbers aside: the disk is not as empty)
+    args = [
+        "process",
+        str(videos / "long.mp4"),
+        "-o",
+        str(tmp_path / "p.mp4"),
+        "--masks-out",
+        str(small_disk / "long_m"),
+    ]
+    rc = main([*args, "--model", model, "--backend", "onnxruntime", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 3 and re.fullmatch(
-        r"realtime-seg: error: cannot write .*/long_m/\d{6}\.png: No space left on device\n", err
-    )
+    assert rc == 3 and err.startswith("realtime-seg: error: cannot write ") and err.count("\n") == 1
+    assert re.sub(r"\d+", "N", err.strip().removeprefix("realtime-seg: error: ")) == re.sub(r"\d+", "N", line[12:])
     assert sorted(p.name for p in small_disk.iterdir()) == ["long_m", "short_m"]  # process keeps the PNGs it wrote
     assert len(list((small_disk / "short_m").iterdir())) == 10
     assert sorted(p.name for p in out.iterdir()) == ["batch.jsonl", "short.mp4"]  # no partial long.mp4

@@ -257,3 +257,19 @@ def test_ray_budget_fits_actors_to_the_cluster() -> None:
     assert rb(gpu=True, gpus=4) == (4, 1, 1.0)  # TensorRT: one actor per GPU
     with pytest.raises(BatchError, match="needs GPUs"):
         rb(gpu=True)
+
+
+@pytest.mark.network
+def test_model_auto_is_picked_per_file_by_its_shape_and_each_model_opened_once(tmp_path: Path) -> None:
+    from realtime_seg.pipeline.batch import Segmenters
+
+    segs = Segmenters(ProcessingSettings(model="auto", backend="onnxruntime"))
+    assert segs.open() == "model auto: picked per file by its frame shape"
+    land, port = make_clip(tmp_path / "l.mp4", (128, 72), 3), make_clip(tmp_path / "p.mp4", (72, 128), 3)
+    try:
+        (s1, a), (s2, b), (s3, c) = segs.for_file(land), segs.for_file(port), segs.for_file(land)
+        assert (s1.model, s2.model, s3.model) == ("selfie-landscape", "selfie", "selfie-landscape")
+        assert a is c and a is not b  # one open segmenter per model, kept
+        assert segs.for_file(tmp_path / "gone.mp4")[1] is None  # process_video reports it as for `process`
+    finally:
+        segs.close()

@@ -41,7 +41,7 @@ Shape = tuple[int, ...]
 
 def checkout_engine_dir() -> Path | None:
     """The repository's ``engines/`` folder when running from a source checkout, else None."""
-    root = Path(__file__).resolve().parents[2]  # realtime_seg/backends/engine_cache.py -> repository root
+    root = Path(__file__).resolve().parents[3]  # realtime_seg/backends/tensorrt/engine_cache.py -> repository root
     if (root / "pyproject.toml").is_file() and (root / "engines").is_dir():
         return root / "engines"
     return None
@@ -69,14 +69,6 @@ def default_engine_dir(explicit: Path | str | None = None) -> Path:
 # -- what ----------------------------------------------------------------------------------------
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class ProfileShapes:
     """One optimization profile for the image input: the (min, opt, max) shapes TensorRT tunes for."""
@@ -85,6 +77,8 @@ class ProfileShapes:
     min: Shape
     opt: Shape
     max: Shape
+    #: the other dynamic inputs' (name, min, opt, max): a recurrent model's state tensors
+    more: tuple[tuple[str, Shape, Shape, Shape], ...] = ()
 
     def __post_init__(self) -> None:
         ranks = {len(self.min), len(self.opt), len(self.max)}
@@ -101,8 +95,10 @@ class ProfileShapes:
     def max_batch(self) -> int:
         return self.max[0]
 
-    def as_list(self) -> list[list[int]]:
-        return [list(self.min), list(self.opt), list(self.max)]
+    @property
+    def key(self) -> tuple[Shape, ...]:
+        """What the engine key records: the image input's (min, opt, max), then every other input's."""
+        return (self.min, self.opt, self.max, *(s for _, lo, mid, hi in self.more for s in (lo, mid, hi)))
 
 
 def profile_shapes(
