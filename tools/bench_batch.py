@@ -113,7 +113,9 @@ def run_round(
             fps = []
             with open_settings_segmenter(settings) as seg:
                 for p in paths[-3:]:
-                    s = process_video(p, VideoOutputs(video=root / "single.mp4"), settings, segmenter=seg)
+                    s = process_video(
+                        p, VideoOutputs(video=root / "single.mp4", overwrite=True), settings, segmenter=seg
+                    )
                     fps.append(s.fps)
             best = max(fps)
             report["single"] = {"fps": fps, "best_fps": best, "ideal_s": total_frames / best}
@@ -125,7 +127,7 @@ def run_round(
                 t0 = time.perf_counter()
                 subprocess.run(
                     [sys.executable, "-m", "realtime_seg", "process", str(p), "-o", str(root / "loop.mp4")]
-                    + ["--model", args.model, "--backend", "onnxruntime", "--effect", args.effect, "-q"],
+                    + ["--model", args.model, "--backend", "onnxruntime", "--effect", args.effect, "-q", "-y"],
                     check=True,
                 )
                 walls.append(time.perf_counter() - t0)
