@@ -20,7 +20,7 @@ from realtime_seg.errors import RealtimeSegError
 logger = logging.getLogger(__name__)
 
 #: subcommand modules, in help order; each defines ``register(subparsers)``
-COMMAND_MODULES = ("models", "segment", "process", "app", "live", "demo", "build_engine", "info")
+COMMAND_MODULES = ("models", "segment", "process", "batch", "app", "live", "demo", "build_engine", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

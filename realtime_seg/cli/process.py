@@ -15,9 +15,10 @@ from typing import Any
 
 from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
+from realtime_seg.cli._outputs import add_encode_options, add_every_option, add_output_files
 from realtime_seg.errors import SettingsError
 from realtime_seg.models.registry import AUTO_MODEL
-from realtime_seg.pipeline.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoOutputs
+from realtime_seg.pipeline.sinks import VideoOutputs
 from realtime_seg.pipeline.stats import RunStats
 
 
@@ -34,31 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_refine_options(p)
     add_model_options(p, default_model=AUTO_MODEL)
     add_crop_option(p)
-    p.add_argument(
-        "--every", type=int, default=1, metavar="N", help="compute the mask every N frames and reuse it in between"
-    )
-    p.add_argument("--masks-out", type=Path, metavar="DIR", help="write the alpha of each frame as DIR/000000.png ...")
-    p.add_argument("--alpha-out", type=Path, metavar="FILE", help="write the alpha as a grey video")
-    p.add_argument(
-        "--outlines-out",
-        type=Path,
-        metavar="FILE.jsonl",
-        help="write tracked region outlines (ids stable across frames) as JSON Lines, one frame per line",
-    )
-    p.add_argument(
-        "--counts-out",
-        type=Path,
-        metavar="FILE.csv",
-        help="write the tracked objects per class over time as CSV: frame, t, class, count, distinct_so_far",
-    )
-    p.add_argument("--codec", default=DEFAULT_CODEC, help=f"video encoder (default: {DEFAULT_CODEC}, H.264 yuv420p)")
-    p.add_argument(
-        "--crf",
-        type=int,
-        default=DEFAULT_CRF,
-        help=f"quality for x264/x265/vpx, lower is better (default: {DEFAULT_CRF})",
-    )
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default: {DEFAULT_PRESET})")
+    add_every_option(p)
+    add_output_files(p)
+    add_encode_options(p)
     p.add_argument(
         "-y",
         "--overwrite",
