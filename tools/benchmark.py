@@ -127,6 +127,9 @@ def environment() -> dict[str, Any]:
 
     ok, why = tensorrt_status()
     env["tensorrt"] = why
+    from realtime_seg.threads import thread_budget
+
+    env["thread_budget"] = thread_budget().describe()
     return env
 
 
@@ -509,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"# {env['cpu']} ({env['cores']} cores), {env['os']}, Python {env['python']}, "
                 f"ORT {env['onnxruntime']}, commit {env['git_commit']}"
             )
+            print(f"# thread budget: {env['thread_budget']}")
             print(table(results))
         if args.json:
             write_json_atomic(args.json, report)
