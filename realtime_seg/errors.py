@@ -44,6 +44,11 @@ class InputError(RealtimeSegError):
     exit_code = 2
 
 
+class SettingsError(InputError):
+    """A setting or option value is out of range or contradicts another (the one type for bad arguments;
+    an unknown name is an :class:`UnknownNameError`)."""
+
+
 class VideoError(InputError):
     """A video could not be decoded (corrupt, truncated, zero frames, ...)."""
 

@@ -253,17 +253,21 @@ def _clip(args: argparse.Namespace, size: tuple[int, int], frames: int, folder: 
     return path
 
 
-def _offline_run(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: str, sequential: bool) -> Any:
-    from realtime_seg.cli import build_parser
-    from realtime_seg.cli.process import execute
+def _settings(args: argparse.Namespace, model: str, backend: str) -> Any:
+    from realtime_seg.pipeline.settings import ProcessingSettings
 
-    argv = ["process", str(clip), "-o", str(out), "--effect", args.effect, "--quiet", "--model", model]
-    argv += ["--backend", backend, "--preset", args.preset]
-    argv += ["--threads", str(args.threads)] if args.threads is not None else []
-    argv += ["--sequential"] if sequential else []
+    threads = {} if args.threads is None else {"threads": args.threads}
+    return ProcessingSettings(model=model, backend=backend, effect=args.effect, **threads)
+
+
+def _offline_run(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: str, sequential: bool) -> Any:
+    from realtime_seg.pipeline.assemble import process_video
+    from realtime_seg.pipeline.sinks import VideoOutputs
+
+    settings = _settings(args, model, backend)
     with CpuMeter() as cpu:
-        outcome = execute(build_parser().parse_args(argv), progress=False)
-    return outcome.stats, cpu.utilisation
+        stats = process_video(clip, VideoOutputs(video=out, preset=args.preset), settings, threaded=not sequential)
+    return stats, cpu.utilisation
 
 
 def bench_offline(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
@@ -285,16 +289,9 @@ def bench_offline(args: argparse.Namespace, backend: str, model: str, res: str, 
 
 def bench_live(args: argparse.Namespace, backend: str, model: str, res: str, size: tuple[int, int]) -> Result:
     from realtime_seg.capture.sources import FileSource
-    from realtime_seg.pipeline.live import LiveSettings, effect_options
     from realtime_seg.pipeline.measure import measure_live
 
-    effect, outlines = args.effect, False
-    if effect.endswith("+outline"):
-        effect, outlines = effect.removesuffix("+outline"), True
-    settings = LiveSettings(
-        model=model, backend=backend, threads=args.threads, effect=effect, effect_options=effect_options(effect),
-        outlines=outlines,
-    )  # fmt: skip
+    settings = _settings(args, model, backend)
     with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
         clip = _clip(args, size, 90, Path(tmp))
         with CpuMeter() as cpu:

@@ -10,9 +10,7 @@ import numpy as np
 from realtime_seg.backends.base import Backend
 from realtime_seg.errors import BackendError, ModelError
 
-#: intra-op threads when none are asked for. `python tools/benchmark.py --mode infer,live` on 2 cores: one
-#: thread runs the selfie model in 2.7 ms median vs 3.1 ms for ORT's default (one per core), at less CPU,
-#: and leaves the other core to decoding, refinement and encoding. 0 means ONNX Runtime's own default.
+#: intra-op threads when none are asked for (measured: docs/benchmarks.md); 0 means ONNX Runtime's own default.
 DEFAULT_THREADS = 1
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -72,5 +70,6 @@ class OnnxRuntimeBackend(Backend):
 
     @property
     def description(self) -> str:
-        threads = f"{self.threads} thread(s)" if self.threads else "ORT default threads"
+        n = self.threads
+        threads = (f"{n} thread" if n == 1 else f"{n} threads") if n else "ORT default threads"
         return f"ONNX Runtime {self.active_provider.removesuffix('ExecutionProvider')} ({threads})"

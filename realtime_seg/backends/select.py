@@ -15,7 +15,8 @@ from realtime_seg.models.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
 
-BACKEND_NAMES = ("auto", "onnxruntime", "tensorrt")
+#: ``cpu`` is ONNX Runtime with the CPU provider only: it works everywhere (the fallback when a GPU fails)
+BACKEND_NAMES = ("auto", "onnxruntime", "cpu", "tensorrt")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ def choose_backend(requested: str = "auto") -> BackendChoice:
     """``auto``: TensorRT when it imports and a GPU answers, else ONNX Runtime. The choice and reason are logged."""
     if requested not in BACKEND_NAMES:
         raise UnknownNameError("backend", requested, BACKEND_NAMES)
-    if requested == "onnxruntime":
-        choice = BackendChoice("onnxruntime", "requested with --backend onnxruntime")
+    if requested in ("onnxruntime", "cpu"):
+        choice = BackendChoice(requested, f"requested with --backend {requested}")
     else:
         ok, why = tensorrt_status()
         if requested == "tensorrt":
@@ -74,5 +75,6 @@ def create_backend(
     else:
         from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend
 
-        backend = OnnxRuntimeBackend(spec.onnx_path, spec.input_shape, threads=threads)
+        providers = ("CPUExecutionProvider",) if choice.name == "cpu" else None
+        backend = OnnxRuntimeBackend(spec.onnx_path, spec.input_shape, threads=threads, providers=providers)
     return backend, choice

@@ -1,6 +1,6 @@
 """Live sources (camera, file, synthetic), the one-slot latest-frame buffer and the capture thread. Qt-free."""
 
-from realtime_seg.capture.slot import CapturedFrame, LatestFrameSlot
+from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import (
     CameraInfo,
     CameraSource,
@@ -10,6 +10,7 @@ from realtime_seg.capture.sources import (
     list_cameras,
 )
 from realtime_seg.capture.thread import CaptureEvent, CaptureState, CaptureThread, RateMeter
+from realtime_seg.frame import Frame
 
 __all__ = [
     "CameraInfo",
@@ -17,7 +18,7 @@ __all__ = [
     "CaptureEvent",
     "CaptureState",
     "CaptureThread",
-    "CapturedFrame",
+    "Frame",
     "FileSource",
     "LatestFrameSlot",
     "RateMeter",

@@ -3,39 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
-import numpy as np
-
-
-@dataclass(frozen=True)
-class CapturedFrame:
-    """One captured frame: BGR uint8 ``(H, W, 3)`` (read-only), its sequence number and capture time.
-
-    ``t_capture`` is ``time.monotonic()`` when the source delivered the frame; latencies are measured from it.
-    """
-
-    image: np.ndarray
-    index: int
-    t_capture: float
-
-    def __post_init__(self) -> None:
-        img = self.image
-        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(
-                f"image must be a uint8 array of shape (H, W, 3), got "
-                f"{getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}"
-            )
-        if self.index < 0:
-            raise ValueError(f"index must be >= 0, got {self.index}")
-        if img.flags.writeable:
-            img = img.copy() if not img.flags.owndata else img
-            img.setflags(write=False)
-            object.__setattr__(self, "image", img)
-
-    @property
-    def size_wh(self) -> tuple[int, int]:
-        return (self.image.shape[1], self.image.shape[0])
+from realtime_seg.frame import Frame
 
 
 class LatestFrameSlot:
@@ -47,7 +16,7 @@ class LatestFrameSlot:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._frame: CapturedFrame | None = None
+        self._frame: Frame | None = None
         self._taken = True
         self._last_taken_index = -1
         self._closed = False
@@ -55,7 +24,7 @@ class LatestFrameSlot:
         self.put_count = 0
         self.max_pending = 0
 
-    def put(self, frame: CapturedFrame) -> None:
+    def put(self, frame: Frame) -> None:
         with self._cond:
             if not self._taken:
                 self.dropped += 1
@@ -70,7 +39,7 @@ class LatestFrameSlot:
         """Frames waiting to be taken: 0 or 1."""
         return 0 if self._taken or self._frame is None else 1
 
-    def get(self, timeout: float | None = None) -> CapturedFrame | None:
+    def get(self, timeout: float | None = None) -> Frame | None:
         """The newest frame not yet taken; waits up to ``timeout`` seconds. ``None`` on timeout or close."""
         with self._cond:
             ok = self._cond.wait_for(lambda: self._closed or not self._taken, timeout)
@@ -78,11 +47,6 @@ class LatestFrameSlot:
                 return None
             self._taken = True
             self._last_taken_index = self._frame.index
-            return self._frame
-
-    def peek(self) -> CapturedFrame | None:
-        """The newest frame, taken or not, without marking it taken (for snapshots of the raw input)."""
-        with self._cond:
             return self._frame
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.errors import CameraLost, CaptureError, VideoError
+from realtime_seg.io.images import cover_resize
 
 if TYPE_CHECKING:
     from realtime_seg.io.video import VideoReader
@@ -294,7 +295,7 @@ class SyntheticSource(Source):
         if image is not None and (image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3):
             raise ValueError(f"image must be BGR uint8 (H, W, 3), got {image.dtype} {image.shape}")
         self._size, self._fps, self.frames, self.paced, self.name = (w, h), float(fps), frames, paced, name
-        self._base = None if image is None else _cover(image, (int(w * 1.15), int(h * 1.15)))
+        self._base = None if image is None else cover_resize(image, (int(w * 1.15), int(h * 1.15)))
         self._pacer = _Pacer(self._fps)
         self._i = 0
         self._open = False
@@ -333,14 +334,3 @@ class SyntheticSource(Source):
 
     def close(self) -> None:
         self._open = False
-
-
-def _cover(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Scale ``image`` to cover ``size_wh`` and centre-crop to it."""
-    w, h = size_wh
-    ih, iw = image.shape[:2]
-    s = max(w / iw, h / ih)
-    scaled = cv2.resize(image, (max(w, round(iw * s)), max(h, round(ih * s))), interpolation=cv2.INTER_AREA)
-    sh, sw = scaled.shape[:2]
-    y, x = (sh - h) // 2, (sw - w) // 2
-    return np.ascontiguousarray(scaled[y : y + h, x : x + w])

@@ -15,9 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from realtime_seg.capture.slot import CapturedFrame, LatestFrameSlot
+from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.errors import CameraLost
+from realtime_seg.frame import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class CaptureThread(Worker):
                     break
                 t = time.monotonic()
                 self.meter.tick(t)
-                self.slot.put(CapturedFrame(image, self.frames, t))
+                self.slot.put(Frame(self.frames, t, image))
                 self.frames += 1
         finally:
             try:

@@ -48,8 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"realtime-seg: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("realtime-seg: interrupted\n")
+    except KeyboardInterrupt as exc:
+        detail = f": {exc}" if str(exc) else ""
+        sys.stderr.write(f"realtime-seg: interrupted{detail}\n")
         return 130
 
 

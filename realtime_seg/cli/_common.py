@@ -7,6 +7,7 @@ import sys
 
 from realtime_seg.backends.select import BACKEND_NAMES
 from realtime_seg.models.registry import DEFAULT_MODEL
+from realtime_seg.pipeline.settings import DEFAULT_THREADS
 
 
 def out(text: str = "") -> None:
@@ -22,10 +23,17 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="built-in model name (selfie, selfie-landscape) or a path to model.onnx with a sidecar model.toml "
         f"(default: {DEFAULT_MODEL})",
     )
-    p.add_argument("--backend", default="auto", choices=BACKEND_NAMES, help="inference backend (default: auto)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_NAMES,
+        help="inference backend: auto (TensorRT when usable, else ONNX Runtime), onnxruntime, "
+        "cpu (ONNX Runtime on the CPU only), tensorrt (default: auto)",
+    )
     p.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="ONNX Runtime intra-op threads (default: 1, measured fastest on 2 cores; 0 = ONNX Runtime's default)",
+        default=DEFAULT_THREADS,
+        help=f"ONNX Runtime intra-op threads (default: {DEFAULT_THREADS}, measured fastest on 2 cores; "
+        "0 = ONNX Runtime's default)",
     )

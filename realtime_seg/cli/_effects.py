@@ -1,16 +1,22 @@
-"""Options shared by the commands that render effects (``process``, ``app``): the effect and the refiner."""
+"""Options shared by the commands that render effects (``process``, ``app``, ``demo``), and their one
+translation into :class:`~realtime_seg.pipeline.settings.ProcessingSettings`."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from realtime_seg.effects import Effect, create_effect, effect_names, split_effect_name
-from realtime_seg.effects.replace import background_options
-from realtime_seg.errors import InputError
+from realtime_seg.effects import effect_names
+from realtime_seg.errors import SettingsError
+from realtime_seg.pipeline.settings import (
+    DEFAULT_BLUR_STRENGTH,
+    DEFAULT_EFFECT,
+    DEFAULT_OVERLAY_ALPHA,
+    ProcessingSettings,
+    default_effect,
+    effect_options,
+)
 from realtime_seg.postprocess.refine import RefineConfig
-
-DEFAULT_EFFECT = "blur"
 
 
 def add_effect_options(p: argparse.ArgumentParser) -> None:
@@ -27,7 +33,8 @@ def add_effect_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SIGMA",
-        help="blur: Gaussian sigma in pixels at 720p, scaled with the frame height (default: 12)",
+        help="blur: Gaussian sigma in pixels at 720p, scaled with the frame height "
+        f"(default: {DEFAULT_BLUR_STRENGTH:g})",
     )
     g.add_argument(
         "--background",
@@ -41,7 +48,7 @@ def add_effect_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="A",
-        help="overlay: opacity of the class colours, in (0, 1] (default: 0.5)",
+        help=f"overlay: opacity of the class colours, in (0, 1] (default: {DEFAULT_OVERLAY_ALPHA:g})",
     )
 
 
@@ -73,30 +80,6 @@ def add_refine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def effect_from_args(args: argparse.Namespace) -> Effect:
-    """The effect the options ask for. Options for effects that are not chosen are an error."""
-    name = args.effect or ("replace" if args.background is not None else DEFAULT_EFFECT)
-    parts = split_effect_name(name)  # UnknownNameError lists the valid names
-    options: dict[str, Any] = {}
-    for flag, value, effect in (
-        ("--blur-strength", args.blur_strength, "blur"),
-        ("--background", args.background, "replace"),
-        ("--overlay-alpha", args.overlay_alpha, "overlay"),
-    ):
-        if value is not None and effect not in parts:
-            raise InputError(f"{flag} is for the {effect} effect, but the effect is {name!r}")
-    if args.blur_strength is not None:
-        options["strength"] = args.blur_strength
-    if args.background is not None:
-        options.update(background_options(args.background))
-    if args.overlay_alpha is not None:
-        options["alpha"] = args.overlay_alpha
-    try:
-        return create_effect(name, **options)
-    except ValueError as exc:
-        raise InputError(f"effect {name!r}: {exc}") from exc
-
-
 def refine_config_from_args(args: argparse.Namespace) -> RefineConfig:
     options: dict[str, Any] = {}
     if args.no_smoothing:
@@ -110,4 +93,25 @@ def refine_config_from_args(args: argparse.Namespace) -> RefineConfig:
     try:
         return RefineConfig(**options)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise SettingsError(str(exc)) from exc
+
+
+def settings_from_args(args: argparse.Namespace) -> ProcessingSettings:
+    """The command line's one translation into settings. Options for effects that are not chosen are an error."""
+    effect = args.effect or default_effect(args.background)
+    options = effect_options(
+        effect,
+        blur_strength=args.blur_strength,
+        background=args.background,
+        overlay_alpha=args.overlay_alpha,
+        strict=True,
+    )
+    return ProcessingSettings(
+        model=str(args.model),
+        backend=args.backend,
+        threads=args.threads,
+        effect=effect,
+        effect_options=options,
+        refine=refine_config_from_args(args),
+        every=getattr(args, "every", 1),
+    )

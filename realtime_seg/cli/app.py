@@ -30,7 +30,7 @@ def _seconds(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from realtime_seg.pipeline.live import EFFECT_ORDER
+    from realtime_seg.ui.controls import EFFECT_ORDER
 
     p = sub.add_parser(
         "app",
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime_seg.pipeline.live import available_effects
+    from realtime_seg.ui.controls import available_effects
 
     if args.effect is not None and args.effect not in available_effects():
         from realtime_seg.errors import UnknownNameError
@@ -86,21 +86,19 @@ def run(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace) -> int:
     from realtime_seg.capture.sources import CameraSource, FileSource, Source
     from realtime_seg.models.registry import DEFAULT_MODEL
-    from realtime_seg.pipeline.live import LiveSettings, available_effects, effect_options
     from realtime_seg.pipeline.measure import measure_live
+    from realtime_seg.ui.controls import PanelValues
 
     source: Source = FileSource(args.input) if args.input else CameraSource(args.camera or 0, *args.size)
-    effect = args.effect or ("blur" if "blur" in available_effects() else "none")
-    settings = LiveSettings(
+    values = PanelValues(
+        effect=args.effect or PanelValues.effect,
         model=args.model or DEFAULT_MODEL,
         backend=args.backend or "auto",
-        threads=args.threads,
-        effect=effect,
-        effect_options=effect_options(effect),
         outlines=args.outlines,
     )
+    settings = values.settings(args.threads)
     stats = measure_live(source, settings, args.measure)
-    out(f"realtime-seg app --measure: effect {effect}, model {settings.model}")
+    out(f"realtime-seg app --measure: effect {settings.effect}, model {settings.model}")
     for line in stats.lines():
         out("  " + line)
     for msg in stats.messages:

@@ -64,12 +64,14 @@ def contact_sheet(inputs: list[np.ndarray], masks: list[np.ndarray], outputs: li
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime_seg.cli import build_parser
-    from realtime_seg.cli.process import execute, summary
+    from realtime_seg.cli.process import summary
     from realtime_seg.cli.segment import segment_images
     from realtime_seg.io.images import read_image, write_image_atomic
     from realtime_seg.io.samples import load_sample, sample_image_path
     from realtime_seg.io.video import VideoReader
+    from realtime_seg.pipeline.assemble import process_video
+    from realtime_seg.pipeline.settings import ProcessingSettings
+    from realtime_seg.pipeline.sinks import VideoOutputs
 
     out_dir: Path = args.out_dir
     try:
@@ -85,15 +87,12 @@ def run(args: argparse.Namespace) -> int:
     out(f"demo: synthesised {DEMO_FRAMES} frames {DEMO_SIZE_WH[0]}x{DEMO_SIZE_WH[1]} H.264: {clip}")
 
     blurred, masks_dir = out_dir / "demo_blur.mp4", out_dir / "demo_masks"
-    argv = ["process", str(clip), "-o", str(blurred), "--effect", "blur", "--masks-out", str(masks_dir)]
     # the 16:9 clip goes to the landscape model unless one was named: the square selfie model sees the
     # stretched 1280x720 frame and misses most of the torso while the photo is small (see the README)
     clip_model = "selfie-landscape" if str(args.model) == DEFAULT_MODEL else str(args.model)
-    argv += ["--model", clip_model, "--backend", args.backend]
-    argv += ["--threads", str(args.threads)] if args.threads is not None else []
-    argv += ["--quiet"] if args.quiet else []
-    outcome = execute(build_parser().parse_args(argv))
-    for line in summary(outcome):
+    settings = ProcessingSettings(model=clip_model, backend=args.backend, threads=args.threads, effect="blur")
+    stats = process_video(clip, VideoOutputs(video=blurred, masks=masks_dir), settings)
+    for line in summary(stats):
         out(f"demo: {line}")
 
     picks = [round(i * (DEMO_FRAMES - 1) / 3) for i in range(4)]

@@ -1,4 +1,4 @@
-"""``realtime-seg process IN -o OUT``: a video file through segmenter -> refiner -> effect into new files.
+"""``realtime-seg process IN -o OUT``: argument parsing for :func:`realtime_seg.pipeline.assemble.process_video`.
 
 Every check that can fail (input readable, output folders writable, effect name, model) runs before
 the first frame; outputs are written under temporary names and renamed only when complete.
@@ -10,24 +10,14 @@ import argparse
 import functools
 import sys
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from realtime_seg.cli._common import add_model_options, out
-from realtime_seg.cli._effects import add_effect_options, add_refine_options, effect_from_args, refine_config_from_args
-from realtime_seg.errors import InputError, OutputError, VideoError
+from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
+from realtime_seg.errors import SettingsError
+from realtime_seg.pipeline.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoOutputs
 from realtime_seg.pipeline.stats import RunStats
-
-#: ONNX Runtime intra-op threads for ``process`` when ``--threads`` is not given. Measured with
-#: tools/benchmark.py --mode offline --threads 1 / 2 (720p blur): 1 and 2 threads give the same FPS (ultrafast 69.5/70.0
-#: vs 70.1/69.6), and 1 thread costs 0.3-1.5 ms less CPU per frame (the second core is busy decoding
-#: and encoding anyway), so 1.
-DEFAULT_PROCESS_THREADS = 1
-#: x264 preset. 720p blur, threaded, same machine: ultrafast ~70 FPS (21 ms CPU/frame), superfast 54-65
-#: (25 ms), veryfast 48-59 (30 ms); veryfast files are ~3x smaller at the same crf. ultrafast is the only
-#: one that keeps >= 60 FPS on 2 shared cores; pass --preset veryfast for smaller files.
-DEFAULT_PRESET = "ultrafast"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.jsonl",
         help="write tracked region outlines (ids stable across frames) as JSON Lines, one frame per line",
     )
-    p.add_argument("--codec", default="libx264", help="video encoder (default: libx264, H.264 yuv420p)")
-    p.add_argument("--crf", type=int, default=23, help="quality for x264/x265/vpx, lower is better (default: 23)")
+    p.add_argument("--codec", default=DEFAULT_CODEC, help=f"video encoder (default: {DEFAULT_CODEC}, H.264 yuv420p)")
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=DEFAULT_CRF,
+        help=f"quality for x264/x265/vpx, lower is better (default: {DEFAULT_CRF})",
+    )
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default: {DEFAULT_PRESET})")
     p.add_argument(
         "--keep-partial",
@@ -70,117 +65,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-@dataclass(frozen=True)
-class ProcessOutcome:
-    stats: RunStats
-    outputs: tuple[Path, ...]
-    model: str
+def outputs_from_args(args: argparse.Namespace) -> VideoOutputs:
+    return VideoOutputs(
+        video=args.output,
+        alpha=args.alpha_out,
+        masks=args.masks_out,
+        outlines=args.outlines_out,
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+    )
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    from realtime_seg.io.video import check_output_path
+def execute(args: argparse.Namespace, *, progress: bool = True) -> RunStats:
+    """Run one ``process`` job from parsed arguments: translate them, then :func:`process_video`."""
+    from realtime_seg.pipeline.assemble import process_video
 
     if args.every < 1:
-        raise InputError(f"--every must be >= 1, got {args.every}")
-    named = ((args.output, "output"), (args.alpha_out, "--alpha-out"))
-    files = [(p, k) for p, k in named if p is not None]
-    if not files and args.masks_out is None and getattr(args, "outlines_out", None) is None:
-        raise InputError("nothing to write: give -o OUT.mp4, --masks-out DIR, --alpha-out FILE or --outlines-out FILE")
-    for path, kind in files:
-        check_output_path(path, inputs=[args.input], kind=kind)
-    if len(files) == 2 and files[0][0].resolve() == files[1][0].resolve():
-        raise OutputError(f"--alpha-out and -o are the same file: {args.output}")
-    if args.outlines_out is not None:
-        o = args.outlines_out
-        if not o.parent.is_dir():
-            raise OutputError(f"--outlines-out folder does not exist: {o.parent}")
-        if any(o.resolve() == p.resolve() for p in [args.input, *(f for f, _ in files)]):
-            raise OutputError(f"--outlines-out {o} is the same file as the input or another output")
-    if args.masks_out is not None:
-        parent = args.masks_out.parent
-        if not parent.is_dir():
-            raise OutputError(f"--masks-out folder's parent does not exist: {parent}")
-        if args.masks_out.exists() and not args.masks_out.is_dir():
-            raise OutputError(f"--masks-out is a file, expected a folder: {args.masks_out}")
-
-
-def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcome:
-    """Run one ``process`` job from parsed arguments (also used by ``demo``)."""
-    from realtime_seg.io.video import VideoReader, VideoWriter
-    from realtime_seg.pipeline.offline import (
-        AlphaVideoSink,
-        FrameSink,
-        MaskPngSink,
-        OfflinePipeline,
-        OutlinesSink,
-        VideoSink,
-    )
-    from realtime_seg.pipeline.processor import FrameProcessor
-    from realtime_seg.postprocess.refine import Refiner
-    from realtime_seg.segmenter import open_segmenter
-
-    one = bool(args.sequential)  # the baseline: decode, inference, OpenCV and encode all on one thread
+        raise SettingsError(f"--every must be >= 1, got {args.every}")
+    settings = settings_from_args(args)
+    outputs = outputs_from_args(args)
     with ExitStack() as stack:
-        reader = stack.enter_context(VideoReader(args.input, decoder_threads=1 if one else 0))
-        info = reader.info
-        _check_outputs(args)
-        effect = effect_from_args(args)
-        refiner = Refiner(refine_config_from_args(args))
-        threads = args.threads if args.threads is not None else DEFAULT_PROCESS_THREADS
-        if one:
-            import cv2
-
-            cv2_threads = cv2.getNumThreads()
-            cv2.setNumThreads(1)
-            stack.callback(cv2.setNumThreads, cv2_threads)
-        segmenter = stack.enter_context(open_segmenter(args.model, args.backend, threads=threads))
-        tracker = None
-        if args.outlines_out is not None or "outline" in (args.effect or "").split("+"):
-            from realtime_seg.tracking import RegionTracker
-
-            tracker = RegionTracker()
-        processor = FrameProcessor(segmenter, refiner, effect, tracker=tracker, every=args.every)
-
-        sinks: list[FrameSink] = []
-        try:
-            writer = functools.partial(
-                VideoWriter,
-                fps=info.fps,
-                time_base=info.time_base,
-                size_wh=info.size_wh,
-                rotation=info.rotation,
-                threads=1 if one else 0,
-                codec=args.codec,
-                crf=args.crf,
-                preset=args.preset,
-                keep_partial=args.keep_partial,
-            )
-            if args.output is not None:
-                sinks.append(VideoSink(writer(args.output, audio_from=args.input if info.has_audio else None)))
-            if args.alpha_out is not None:
-                sinks.append(AlphaVideoSink(writer(args.alpha_out)))
-            if args.masks_out is not None:
-                try:
-                    args.masks_out.mkdir(exist_ok=True)
-                except OSError as exc:
-                    raise OutputError(f"cannot create --masks-out folder {args.masks_out}: {exc.strerror}") from exc
-                sinks.append(MaskPngSink(args.masks_out))
-            if args.outlines_out is not None:
-                from realtime_seg.io.outlines import OutlinesWriter
-
-                sinks.append(OutlinesSink(OutlinesWriter(args.outlines_out), keep_partial=args.keep_partial))
-        except BaseException:
-            for s in sinks:
-                s.abort()
-            raise
-
-        bar = None
+        on_progress = None
         if progress and not args.quiet:
             from tqdm import tqdm
 
             bar = stack.enter_context(
                 tqdm(
-                    total=info.frame_count,
+                    total=None,
                     unit="frame",
                     desc=args.input.name[:24],
                     file=sys.stderr,
@@ -188,60 +100,39 @@ def execute(args: argparse.Namespace, *, progress: bool = True) -> ProcessOutcom
                     smoothing=0.1,
                 )
             )
-        pipeline = OfflinePipeline(
-            reader,
-            processor,
-            sinks,
+            on_progress = functools.partial(_tick, bar)
+        return process_video(
+            args.input,
+            outputs,
+            settings,
             threaded=not args.sequential,
-            on_frame=(lambda n: _tick(bar)) if bar is not None else None,
+            keep_partial=args.keep_partial,
+            on_progress=on_progress,
         )
-        try:
-            stats = pipeline.run()
-        except VideoError as exc:
-            raise VideoError(f"{exc}; {_partial_note(sinks, pipeline.written)}") from exc
-        except KeyboardInterrupt:
-            if bar is not None:
-                bar.close()
-            sys.stderr.write(f"realtime-seg: stopped after {pipeline.written} frames; {_partial_note(sinks, None)}\n")
-            raise
-        outputs = tuple(s.close() for s in sinks)  # already closed: returns the final paths
-        return ProcessOutcome(stats, outputs, segmenter.description)
 
 
-def _tick(bar: Any) -> None:
-    bar.update(1)
+def _tick(bar: Any, done: int, total: int | None) -> None:
+    if bar.total is None and total is not None:
+        bar.total = total
+    bar.update(done - bar.n)
 
 
-def _partial_note(sinks: list[Any], written: int | None) -> str:
-    from realtime_seg.pipeline.offline import VideoSink
-
-    kept = [str(s.kept_partial) for s in sinks if isinstance(s, VideoSink) and s.kept_partial]
-    if kept:
-        return f"kept the frames written so far as a playable file: {', '.join(kept)}"
-    videos = [s for s in sinks if isinstance(s, VideoSink)]
-    if not videos:
-        return "mask PNGs written so far are kept"
-    hint = f" (--keep-partial keeps the {written} frames before the error)" if written else ""
-    return f"no output video was written{hint}"
-
-
-def summary(outcome: ProcessOutcome) -> list[str]:
-    s = outcome.stats
-    mode = "threaded" if s.threaded else "sequential"
+def summary(stats: RunStats) -> list[str]:
+    mode = "threaded" if stats.threaded else "sequential"
     lines = [
-        f"{s.frames} frames in {s.wall_s:.2f} s: {s.fps:.1f} FPS end to end ({mode}; {outcome.model}); "
-        f"CPU {s.cpu_ms_per_frame:.1f} ms/frame"
+        f"{stats.frames} frames in {stats.wall_s:.2f} s: {stats.fps:.1f} FPS end to end ({mode}; {stats.model}); "
+        f"CPU {stats.cpu_ms_per_frame:.1f} ms/frame"
     ]
-    stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in s.stages)
+    stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in stats.stages)
     lines.append(f"median ms per frame: {stages}")
-    lines += [f"wrote {p}" for p in outcome.outputs]
+    lines += [f"wrote {p}" for p in stats.outputs]
     return lines
 
 
 def run(args: argparse.Namespace) -> int:
-    outcome = execute(args)
+    stats = execute(args)
     if args.quiet:
         return 0
-    for line in summary(outcome):
+    for line in summary(stats):
         out(line)
     return 0

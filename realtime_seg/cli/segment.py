@@ -25,14 +25,10 @@ def preview(image: np.ndarray, mask_u8: np.ndarray) -> np.ndarray:
     return np.hstack([image, cv2.cvtColor(mask_u8, cv2.COLOR_GRAY2BGR)])
 
 
-def mask_to_u8(alpha: np.ndarray) -> np.ndarray:
-    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def segment_images(
     images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
 ) -> list[tuple[Path, Path]]:
-    from realtime_seg.io.images import read_image, write_image_atomic
+    from realtime_seg.io.images import alpha_u8, read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
 
     frames = [read_image(p) for p in images]  # every input is checked before any work
@@ -43,7 +39,7 @@ def segment_images(
     written = []
     with open_segmenter(model, backend, threads=threads) as seg:
         for path, frame in zip(images, frames, strict=True):
-            mask = mask_to_u8(seg.segment(frame).alpha())
+            mask = alpha_u8(seg.segment(frame).alpha())
             m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)
             pv = write_image_atomic(out_dir / f"{path.stem}_preview.png", preview(frame, mask))
             written.append((m, pv))

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.effects.base import Effect
+from realtime_seg.io.images import alpha_u8
 from realtime_seg.postprocess.types import MaskFrame
 
 
@@ -24,5 +25,4 @@ class MaskEffect(Effect):
     name = "mask"
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
-        grey = np.clip(mask.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(alpha_u8(mask.alpha), cv2.COLOR_GRAY2BGR)

@@ -87,7 +87,7 @@ def _clear_background_weight(a_small: np.ndarray) -> np.ndarray:
 def _levels(sigma: float) -> int:
     """How many times to halve the frame: keep the low-resolution sigma >= 1.5 pixels, at most 1/8.
 
-    (At blur strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; 1/8 is ~0.5 ms faster.)
+    (At blur strength 12, 1/8 and 1/4 differ by at most 3 grey levels, mean 0.3; speed in docs/benchmarks.md.)
     """
     levels = 0
     while levels < 3 and sigma / 2 ** (levels + 1) >= 1.5:

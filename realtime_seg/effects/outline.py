@@ -49,7 +49,7 @@ class OutlineEffect(Effect):
     - ``show_ids`` / ``show_labels``: the "#id" and the class name beside each region.
     - ``trail``: the track's recent centroids as a line.
     - ``fill_alpha``: in [0, 1]; fills each region with its colour at this opacity (0: outlines only).
-    - ``antialias``: smooth lines (about 0.3 ms more per 1280x720 frame with 10 regions than jagged ones).
+    - ``antialias``: smooth lines (a little slower than jagged ones: docs/benchmarks.md).
     """
 
     name = "outline"

@@ -12,14 +12,18 @@ from realtime_seg.postprocess.types import MaskFrame
 
 class OverlayEffect(Effect):
     """Class colours (``MaskFrame.class_colors_rgb``) blended over the frame; class 0 (background) is
-    left as it is. For portrait models (no label map) the person is coloured by its soft alpha."""
+    left as it is. For portrait models (no label map) the person is coloured by its soft alpha, in the
+    model's person colour or in ``color`` (BGR, or a name / ``#rrggbb``) when given."""
 
     name = "overlay"
 
-    def __init__(self, alpha: float = 0.5) -> None:
+    def __init__(self, alpha: float = 0.5, color: str | tuple[int, int, int] | None = None) -> None:
+        from realtime_seg.effects.replace import parse_color
+
         if not 0.0 < alpha <= 1.0:
             raise ValueError(f"alpha (the overlay's opacity) must be in (0, 1], got {alpha}")
         self.alpha = float(alpha)
+        self.color_bgr = parse_color(color) if color is not None else None
         self._compositor = Compositor()
         self._lut_key: tuple[tuple[int, int, int], ...] = ()
         self._lut = np.zeros((256, 1, 3), np.uint8)
@@ -37,7 +41,10 @@ class OverlayEffect(Effect):
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         h, w = frame.shape[:2]
         if mask.labels is None:
-            r, g, b = mask.class_colors_rgb[1] if len(mask.class_colors_rgb) > 1 else (64, 160, 255)
+            if self.color_bgr is not None:
+                b, g, r = self.color_bgr
+            else:
+                r, g, b = mask.class_colors_rgb[1] if len(mask.class_colors_rgb) > 1 else (64, 160, 255)
             if self._fill_key != (h, w, b, g, r):  # a constant image, made once per size and colour
                 self._fill = np.full((h, w, 3), (b, g, r), np.uint8)
                 self._fill_key = (h, w, b, g, r)

@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
 from realtime_seg.effects.blur import pure_background
 from realtime_seg.errors import InputError
-from realtime_seg.io.images import read_image
+from realtime_seg.io.images import cover_resize, read_image
 from realtime_seg.postprocess.types import MaskFrame
 
 logger = logging.getLogger(__name__)
@@ -73,18 +72,6 @@ def background_options(text: str) -> dict[str, Any]:
     except InputError:
         pass
     raise InputError(f"background not found: {text} (expected an image or video file, #rrggbb, or a colour name)")
-
-
-def cover_resize(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Scale ``image`` to cover ``size_wh`` (keeping its aspect ratio) and crop the centre."""
-    w, h = size_wh
-    ih, iw = image.shape[:2]
-    scale = max(w / iw, h / ih)
-    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    scaled = cv2.resize(image, (sw, sh), interpolation=interp)
-    x0, y0 = (sw - w) // 2, (sh - h) // 2
-    return np.ascontiguousarray(scaled[y0 : y0 + h, x0 : x0 + w])
 
 
 class _LoopingVideo:

@@ -25,6 +25,25 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
+def alpha_u8(alpha: np.ndarray) -> np.ndarray:
+    """A float alpha in [0, 1] as 8-bit grey (rounded, clipped); uint8 passes through unchanged."""
+    if alpha.dtype == np.uint8:
+        return alpha
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def cover_resize(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Scale ``image`` to cover ``size_wh`` (keeping its aspect ratio) and crop the centre."""
+    w, h = size_wh
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(image, (sw, sh), interpolation=interp)
+    x0, y0 = (sw - w) // 2, (sh - h) // 2
+    return np.ascontiguousarray(scaled[y0 : y0 + h, x0 : x0 + w])
+
+
 def write_image_atomic(path: Path, image: np.ndarray) -> Path:
     """Encode ``image`` by the file extension and write it under ``path`` only when complete."""
     path = Path(path)

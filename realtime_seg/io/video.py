@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError, VideoError
+from realtime_seg.frame import Frame
 from realtime_seg.io.atomic import AtomicOutput
 from realtime_seg.threads import thread_budget
 
@@ -67,20 +68,6 @@ def rotate_upright(image: np.ndarray, rotation: int) -> np.ndarray:
 def rotate_coded(image: np.ndarray, rotation: int) -> np.ndarray:
     """The inverse of :func:`rotate_upright`: an upright frame back to the coded orientation."""
     return rotate_upright(image, (360 - rotation) % 360)
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One decoded frame: ``image`` is BGR uint8 ``(H, W, 3)``, upright; ``t`` the pts in seconds."""
-
-    index: int
-    t: float
-    image: np.ndarray
-    pts: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
-            raise ValueError(f"image must be BGR uint8 (H, W, 3), got {self.image.dtype} {self.image.shape}")
 
 
 @dataclass(frozen=True)
@@ -255,10 +242,6 @@ class VideoReader:
         self._next_index += 1
         self._last_t = t
         return Frame(index, t, image, pts)
-
-    @property
-    def frames_read(self) -> int:
-        return self._next_index
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -537,7 +520,6 @@ class VideoWriter(AtomicOutput):
 
 def write_mask_png(folder: Path, index: int, alpha: np.ndarray) -> Path:
     """``folder/000123.png``: the alpha as 8-bit grey at frame size, written atomically."""
-    from realtime_seg.io.images import write_image_atomic
+    from realtime_seg.io.images import alpha_u8, write_image_atomic
 
-    a8 = alpha if alpha.dtype == np.uint8 else (alpha * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
-    return write_image_atomic(folder / f"{index:06d}.png", a8)
+    return write_image_atomic(folder / f"{index:06d}.png", alpha_u8(alpha))

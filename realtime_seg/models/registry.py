@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from realtime_seg.errors import ModelError, SpecError, UnknownNameError
 from realtime_seg.models.spec import ModelSpec
@@ -89,18 +90,23 @@ class GraphIO:
     output_shape: tuple[int | None, ...]
 
 
-def read_graph_io(onnx_path: Path) -> GraphIO:
-    """Read the I/O of an ONNX file; a file that is not ONNX raises :class:`ModelError`."""
+def load_onnx(onnx_path: Path) -> Any:
+    """The ``onnx.ModelProto`` in ``onnx_path`` (external data not loaded); a missing file or one that is
+    not ONNX raises :class:`ModelError` with a one-line reason."""
     import onnx
 
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise ModelError(f"model file not found: {onnx_path}")
     try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
+        return onnx.load(str(onnx_path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, ValueError, ... for non-ONNX bytes
         raise ModelError(f"{onnx_path} is not an ONNX model ({type(exc).__name__}: {exc})") from exc
-    graph = model.graph
+
+
+def read_graph_io(onnx_path: Path) -> GraphIO:
+    """Read the I/O of an ONNX file; a file that is not ONNX raises :class:`ModelError`."""
+    graph = load_onnx(onnx_path).graph
     initializers = {init.name for init in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     if not inputs or not graph.output:

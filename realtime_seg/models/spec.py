@@ -21,7 +21,7 @@ a sidecar TOML file of the same stem (``model.onnx`` + ``model.toml``) holding t
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,7 +82,6 @@ class ModelSpec:
     onnx_path: Path | None = None
     builtin: bool = False
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -15,7 +15,8 @@ import numpy as np
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureThread
-from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveSettings, LiveStatus
+from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
+from realtime_seg.pipeline.settings import ProcessingSettings
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class LiveStats:
         ]
 
 
-def measure_live(source: Source, settings: LiveSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
+def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
     """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``."""
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")

@@ -24,121 +24,19 @@ import queue
 import signal
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
-from realtime_seg.io.video import Frame, VideoWriter, write_mask_png
-from realtime_seg.pipeline.processor import Processed
+from realtime_seg.io.video import Frame
+from realtime_seg.pipeline.processor import Processed, Processor, Segmented
+from realtime_seg.pipeline.sinks import FrameSink
 from realtime_seg.pipeline.stats import RunStats, StageTimer
 
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.1
 _JOIN_S = 2.0
-
-
-class Processor(Protocol):
-    def process(self, frame: Any, index: int, t: float) -> Processed: ...
-
-
-# -- sinks -----------------------------------------------------------------------------------------
-class FrameSink(ABC):
-    """Where processed frames go. ``close`` finalizes; ``abort`` cleans up after a failure."""
-
-    #: the stage name its timings are recorded under
-    stage: ClassVar[str]
-    #: set by :meth:`abort` when a playable partial output was kept
-    kept_partial: Path | None = None
-
-    @abstractmethod
-    def write(self, frame: Frame, result: Processed) -> None: ...
-
-    @abstractmethod
-    def close(self) -> Path: ...
-
-    @abstractmethod
-    def abort(self) -> Path | None: ...
-
-
-class VideoSink(FrameSink):
-    """The composited frames, into a :class:`VideoWriter` (input pts kept)."""
-
-    stage = "encode"
-
-    def __init__(self, writer: VideoWriter) -> None:
-        self.writer = writer
-
-    def write(self, frame: Frame, result: Processed) -> None:
-        self.writer.write(result.output, frame.pts)
-
-    def close(self) -> Path:
-        return self.writer.close()
-
-    def abort(self) -> Path | None:
-        self.kept_partial = self.writer.abort()
-        return self.kept_partial
-
-
-class AlphaVideoSink(VideoSink):
-    """The refined alpha as a grey video."""
-
-    stage = "alpha"
-
-    def write(self, frame: Frame, result: Processed) -> None:
-        a8 = (result.mask.alpha * 255.0 + 0.5).clip(0, 255).astype("uint8")
-        self.writer.write(a8, frame.pts)
-
-
-class MaskPngSink(FrameSink):
-    """``DIR/000000.png`` ...: the alpha as 8-bit grey at frame size, one atomic file per frame."""
-
-    stage = "masks"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.written = 0
-
-    def write(self, frame: Frame, result: Processed) -> None:
-        write_mask_png(self.folder, frame.index, result.mask.alpha)
-        self.written += 1
-
-    def close(self) -> Path:
-        return self.folder
-
-    def abort(self) -> Path | None:
-        # every PNG already written is complete (atomic per file); they stay
-        return self.folder if self.written else None
-
-
-class OutlinesSink(FrameSink):
-    """Tracked region outlines, one JSON line per frame (``realtime_seg.io.outlines.OutlinesWriter``).
-
-    Needs a processor with a region tracker (``mask.regions`` filled). ``keep_partial``: on a failure,
-    keep the lines written so far as a complete file under the final name.
-    """
-
-    stage = "outlines"
-
-    def __init__(self, writer: Any, *, keep_partial: bool = False) -> None:
-        self.writer, self.keep_partial = writer, keep_partial
-        self.written = 0
-
-    def write(self, frame: Frame, result: Processed) -> None:
-        self.writer.write(frame.index, frame.t, result.mask.regions)
-        self.written += 1
-
-    def close(self) -> Path:
-        return Path(self.writer.close())
-
-    def abort(self) -> Path | None:
-        if self.keep_partial and self.written:
-            self.kept_partial = Path(self.writer.close())
-            return self.kept_partial
-        self.writer.abort()
-        return None
 
 
 # -- the pipeline ----------------------------------------------------------------------------------
@@ -323,23 +221,21 @@ class OfflinePipeline:
         self.stop.set()
 
     def _middle_stages(self) -> list[tuple[str, Callable[[Any], Any]]]:
-        """Processing as one stage, or two (model | refine + effect) when the processor can split."""
+        """Processing as two stages (model | refine + effect), or one with ``split=False``."""
         p = self.processor
-        segment = getattr(p, "segment_step", None)
-        finish = getattr(p, "finish_step", None)
-        if not self.split or segment is None or finish is None:
+        if not self.split:
             return [("process", lambda f: (f, self._process(f)))]
 
-        def first(f: Frame) -> tuple[Frame, Any]:
+        def first(f: Frame) -> tuple[Frame, Segmented]:
             t0 = time.perf_counter()
-            out = segment(f.image, f.index)
+            out = p.segment_step(f.image, f.index)
             self.timer.add("segment", (time.perf_counter() - t0) * 1e3)
             return f, out
 
-        def second(item: tuple[Frame, Any]) -> tuple[Frame, Processed]:
-            f, (seg, reused, timings) = item
+        def second(item: tuple[Frame, Segmented]) -> tuple[Frame, Processed]:
+            f, segmented = item
             t0 = time.perf_counter()
-            result = finish(f.image, f.index, f.t, seg, reused, timings)
+            result = p.finish_step(f.image, f.index, f.t, segmented)
             self.timer.add("composite", (time.perf_counter() - t0) * 1e3)
             self.timer.add_all(result.timings_ms)
             return f, result
@@ -411,19 +307,3 @@ class OfflinePipeline:
             sink.abort()
         except Exception:  # never hide the original error behind a cleanup error
             logger.exception("cleaning up %s failed", type(sink).__name__)
-
-
-def process_frames(
-    frames: Iterable[Frame],
-    processor: Processor,
-    sinks: Sequence[FrameSink],
-    *,
-    threaded: bool = True,
-    queue_size: int = 4,
-    on_frame: Callable[[int], None] | None = None,
-    stop: threading.Event | None = None,
-) -> RunStats:
-    """Convenience wrapper: build an :class:`OfflinePipeline` and run it."""
-    return OfflinePipeline(
-        frames, processor, sinks, threaded=threaded, queue_size=queue_size, on_frame=on_frame, stop=stop
-    ).run()

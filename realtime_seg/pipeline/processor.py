@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,8 @@ from realtime_seg.effects.base import Effect
 from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.segmenter import Segmenter, SegResult
+
+logger = logging.getLogger(__name__)
 
 
 class Tracker(Protocol):
@@ -34,13 +37,41 @@ class Processed:
     mask: MaskFrame
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     reused_mask: bool = False
+    tracked: bool = False  #: a tracker ran: ``mask.regions`` holds the tracked regions
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
 
 
+@dataclass(frozen=True)
+class Segmented:
+    """The first half of a frame's processing: the model's result (or the one reused), and its timings."""
+
+    seg: SegResult
+    reused: bool
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
+
+
+class Processor(Protocol):
+    """What the pipelines run per frame. ``process`` is ``finish_step(frame, segment_step(frame))``: the two
+    halves may run on two threads (one each, frames in order), overlapping inference with compositing."""
+
+    def process(self, frame: np.ndarray, index: int, t: float) -> Processed: ...
+
+    def segment_step(self, frame: np.ndarray, index: int) -> Segmented: ...
+
+    def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed: ...
+
+
 class FrameProcessor:
-    """Stateful per stream. ``every=N`` computes the mask every N frames and reuses it in between."""
+    """Stateful per stream. ``every=N`` computes the mask every N frames and reuses it in between.
+
+    Build one from settings with :func:`realtime_seg.pipeline.assemble.open_processor`. :meth:`close`
+    releases the effect's resources (a background video) and, when it owns it, the segmenter.
+    """
 
     def __init__(
         self,
@@ -50,11 +81,24 @@ class FrameProcessor:
         *,
         tracker: Tracker | None = None,
         every: int = 1,
+        owns_segmenter: bool = False,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.segmenter, self.refiner, self.effect, self.tracker, self.every = segmenter, refiner, effect, tracker, every
+        self.owns_segmenter = owns_segmenter
         self._last_seg: SegResult | None = None
+
+    def close(self) -> None:
+        close_effect(self.effect)
+        if self.owns_segmenter:
+            self.segmenter.close()
+
+    def __enter__(self) -> FrameProcessor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def reset(self) -> None:
         self._last_seg = None
@@ -63,15 +107,10 @@ class FrameProcessor:
             self.tracker.reset()
 
     def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
-        seg, reused, timings = self.segment_step(frame, index)
-        return self.finish_step(frame, index, t, seg, reused, timings)
+        return self.finish_step(frame, index, t, self.segment_step(frame, index))
 
-    def segment_step(self, frame: np.ndarray, index: int) -> tuple[SegResult, bool, dict[str, float]]:
-        """First half of :meth:`process`: the model (or the reused mask). Returns (seg, reused, timings).
-
-        The two halves may run on two threads (one each, frames in order), which overlaps inference
-        with refinement and compositing; ``process`` is simply both in a row.
-        """
+    def segment_step(self, frame: np.ndarray, index: int) -> Segmented:
+        """First half of :meth:`process`: the model, or the mask reused from an earlier frame."""
         timings: dict[str, float] = {}
         reuse = self._last_seg is not None and index % self.every != 0
         if reuse and self._last_seg is not None and self._last_seg.frame_size_wh == (frame.shape[1], frame.shape[0]):
@@ -81,15 +120,13 @@ class FrameProcessor:
             seg = self.segmenter.segment(frame, index)
             timings.update(seg.timings_ms)
             self._last_seg = seg
-        return seg, reuse, timings
+        return Segmented(seg, reuse, timings)
 
-    def finish_step(
-        self, frame: np.ndarray, index: int, t: float, seg: SegResult, reused: bool, timings: dict[str, float]
-    ) -> Processed:
+    def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed:
         """Second half of :meth:`process`: refine, track, apply the effect."""
-        timings = dict(timings)
+        timings = dict(segmented.timings_ms)
         t0 = time.perf_counter()
-        mask = self.refiner.refine(frame, seg)
+        mask = self.refiner.refine(frame, segmented.seg)
         t1 = time.perf_counter()
         timings["refine"] = (t1 - t0) * 1e3
         if self.tracker is not None:
@@ -100,4 +137,15 @@ class FrameProcessor:
             t1 = t1b
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
-        return Processed(index, t, out, mask, timings, reused)
+        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None)
+
+
+def close_effect(effect: Effect) -> None:
+    """Release what an effect holds (a background video's decoder), stacked effects included."""
+    for e in getattr(effect, "effects", (effect,)):
+        close = getattr(e, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                logger.exception("closing effect %s failed", getattr(e, "name", e))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -75,6 +76,8 @@ class RunStats:
     stages: tuple[StageStats, ...]
     threaded: bool
     cpu_s: float = 0.0  #: CPU time of the whole process (all threads, FFmpeg's included) during the run
+    outputs: tuple[Path, ...] = ()  #: the files (and mask folder) written, under their final names
+    model: str = ""  #: the model and backend that ran, and why that backend
 
     def __post_init__(self) -> None:
         if self.frames < 0 or self.wall_s < 0:

@@ -93,10 +93,6 @@ class Refiner:
         if self._smoother is not None:
             self._smoother.reset()
 
-    @property
-    def last_was_scene_cut(self) -> bool:
-        return self._smoother is not None and self._smoother.last_was_cut
-
     def _grey_of(self, frame_bgr: np.ndarray) -> np.ndarray:
         """The frame's grey image (a working array, overwritten by the next frame)."""
         if frame_bgr.ndim == 2:

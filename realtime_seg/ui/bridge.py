@@ -15,7 +15,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureEvent, CaptureThread
-from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveSettings
+from realtime_seg.pipeline.live import LivePipeline, LiveResult
+from realtime_seg.pipeline.settings import ProcessingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class PipelineBridge(QObject):
     statusChanged = pyqtSignal(object)  # noqa: N815 - LiveStatus
     captureChanged = pyqtSignal(object)  # noqa: N815 - CaptureEvent
 
-    def __init__(self, settings: LiveSettings, parent: QObject | None = None) -> None:
+    def __init__(self, settings: ProcessingSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.slot = LatestFrameSlot()
         self.capture: CaptureThread | None = None

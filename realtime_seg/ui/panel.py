@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -25,46 +24,12 @@ from PyQt6.QtWidgets import (
 from realtime_seg.backends.select import BACKEND_NAMES
 from realtime_seg.capture.sources import CameraInfo
 from realtime_seg.models.registry import builtin_names
+from realtime_seg.ui.controls import PanelValues
 
 OPEN_FILE = "Open file..."
 OPEN_MODEL = "Open model..."
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.avi *.webm);;All files (*)"
 MEDIA_FILTER = "Images and videos (*.png *.jpg *.jpeg *.bmp *.mp4 *.mov *.mkv *.avi *.webm);;All files (*)"
-
-
-@dataclass(frozen=True)
-class PanelValues:
-    """What the panel's controls say (the window turns it into :class:`LiveSettings`)."""
-
-    effect: str = "blur"
-    blur_strength: int = 25
-    background: str = ""
-    color: str = "#00b140"
-    overlay_alpha: float = 0.5
-    outlines: bool = False
-    smoothing: float = 0.6
-    threshold_on: bool = False
-    threshold: float = 0.5
-    edge: bool = True
-    model: str = "selfie"
-    backend: str = "auto"
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.blur_strength <= 100:
-            raise ValueError(f"blur_strength must be in [1, 100], got {self.blur_strength}")
-        if not 0.05 <= self.overlay_alpha <= 1.0:
-            raise ValueError(f"overlay_alpha must be in [0.05, 1], got {self.overlay_alpha}")
-        if not 0.0 <= self.smoothing <= 0.95:
-            raise ValueError(f"smoothing must be in [0, 0.95], got {self.smoothing}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-        if not QColor(self.color).isValid():
-            raise ValueError(f"color must be a colour name like '#00b140', got {self.color!r}")
-
-    @property
-    def color_bgr(self) -> tuple[int, int, int]:
-        c = QColor(self.color)
-        return (c.blue(), c.green(), c.red())
 
 
 def _slider(lo: int, hi: int) -> QSlider:

@@ -30,18 +30,12 @@ from realtime_seg.capture.sources import CameraInfo, CameraSource, FileSource, S
 from realtime_seg.capture.thread import CaptureEvent, CaptureState
 from realtime_seg.errors import CaptureError, RealtimeSegError
 from realtime_seg.io.images import write_image_atomic
-from realtime_seg.pipeline.live import (
-    EFFECT_ORDER,
-    LiveResult,
-    LiveSettings,
-    LiveStatus,
-    available_effects,
-    effect_options,
-    refine_config,
-)
+from realtime_seg.pipeline.live import LiveResult, LiveStatus
 from realtime_seg.pipeline.recorder import Recorder
+from realtime_seg.pipeline.settings import DEFAULT_THREADS
 from realtime_seg.ui.bridge import PipelineBridge
-from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel, PanelValues
+from realtime_seg.ui.controls import EFFECT_ORDER, PanelValues, available_effects
+from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel
 from realtime_seg.ui.view import VideoView
 
 logger = logging.getLogger(__name__)
@@ -67,32 +61,13 @@ class AppOptions:
     model: str | None = None
     backend: str | None = None
     effect: str | None = None
-    threads: int | None = None
+    threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
     camera_size_wh: tuple[int, int] = (1280, 720)
 
     def __post_init__(self) -> None:
         if self.camera is not None and self.input is not None:
             raise ValueError("give a camera or an input file, not both")
-
-
-def live_settings(v: PanelValues, threads: int | None = None) -> LiveSettings:
-    """The panel's values as processing settings (effect options filtered to what the effect takes)."""
-    return LiveSettings(
-        model=v.model,
-        backend=v.backend,
-        threads=threads,
-        effect=v.effect,
-        effect_options=effect_options(
-            v.effect, strength=v.blur_strength, background=v.background, color_bgr=v.color_bgr, alpha=v.overlay_alpha
-        ),
-        refine=refine_config(
-            threshold=v.threshold if v.threshold_on else None,
-            smoothing=v.smoothing,
-            edge_refine=v.edge,
-        ),
-        outlines=v.outlines,
-    )
 
 
 class NoCameraPage(QWidget):
@@ -169,7 +144,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self.panel.set_values(self._initial_values())
-        self.bridge = PipelineBridge(live_settings(self.panel.values(), self.options.threads), self)
+        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self)
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
@@ -222,7 +197,7 @@ class MainWindow(QMainWindow):
 
     def _apply_panel(self) -> None:
         if hasattr(self, "bridge"):
-            self.bridge.live.update(live_settings(self.panel.values(), self.options.threads))
+            self.bridge.live.update(self.panel.values().settings(self.options.threads))
 
     # -- sources ---------------------------------------------------------------------------------------
     def _start_initial_source(self, source: Source | None) -> None:
@@ -306,8 +281,8 @@ class MainWindow(QMainWindow):
             f"processing  {r.processing_fps:5.1f} fps",
             f"latency     {self.display_latency_ms:5.0f} ms",
         ]
-        if r.regions is not None:
-            lines.append(f"regions     {r.regions:5d}")
+        if r.region_count is not None:
+            lines.append(f"regions     {r.region_count:5d}")
         if self.bridge.live.paused:
             lines.append("PAUSED")
         if self.recorder is not None:

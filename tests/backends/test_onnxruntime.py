@@ -20,7 +20,7 @@ def test_lifecycle_and_real_inference(tmp_path: Path) -> None:
     with backend:
         assert backend.is_open
         assert backend.active_provider == "CPUExecutionProvider"
-        assert backend.description == "ONNX Runtime CPU (1 thread(s))"
+        assert backend.description == "ONNX Runtime CPU (1 thread)"
         x = np.zeros((1, 3, 4, 8), np.float32)
         x[..., 4:] = 1.0
         y = backend.infer(x)
@@ -53,7 +53,7 @@ def test_auto_selection_reports_its_reason() -> None:
     assert choose_backend("onnxruntime").reason == "requested with --backend onnxruntime"
     with pytest.raises(BackendUnavailable, match="TensorRT backend unavailable: "):
         choose_backend("tensorrt")
-    with pytest.raises(UnknownNameError, match="valid names: auto, onnxruntime, tensorrt"):
+    with pytest.raises(UnknownNameError, match="valid names: auto, onnxruntime, cpu, tensorrt"):
         choose_backend("openvino")
 
 

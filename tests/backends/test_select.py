@@ -48,7 +48,7 @@ def test_auto_falls_back_to_onnxruntime_with_the_reason(caplog: pytest.LogCaptur
 def test_explicit_tensorrt_without_it_raises_with_the_hint() -> None:
     with pytest.raises(BackendUnavailable, match="TensorRT is not installed: pip install 'realtime-seg\\[tensorrt\\]'"):
         choose_backend("tensorrt")
-    with pytest.raises(UnknownNameError, match="valid names: auto, onnxruntime, tensorrt"):
+    with pytest.raises(UnknownNameError, match="valid names: auto, onnxruntime, cpu, tensorrt"):
         choose_backend("cuda")
 
 

@@ -4,11 +4,12 @@ import time
 import numpy as np
 import pytest
 
-from realtime_seg.capture.slot import CapturedFrame, LatestFrameSlot
+from realtime_seg.capture.slot import LatestFrameSlot
+from realtime_seg.frame import Frame
 
 
-def frame(i: int) -> CapturedFrame:
-    return CapturedFrame(np.full((4, 6, 3), i, np.uint8), i, time.monotonic())
+def frame(i: int) -> Frame:
+    return Frame(i, time.monotonic(), np.full((4, 6, 3), i, np.uint8))
 
 
 def test_newest_wins_and_replaced_frames_count_as_dropped() -> None:
@@ -72,7 +73,7 @@ def test_frame_is_read_only_and_validated() -> None:
     f = frame(3)
     with pytest.raises(ValueError, match="read-only"):
         f.image[0, 0, 0] = 1
-    with pytest.raises(ValueError, match=r"uint8 array of shape \(H, W, 3\)"):
-        CapturedFrame(np.zeros((4, 4), np.uint8), 0, 0.0)
+    with pytest.raises(ValueError, match=r"BGR uint8 of shape \(H, W, 3\)"):
+        Frame(0, 0.0, np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="index must be >= 0"):
-        CapturedFrame(np.zeros((4, 4, 3), np.uint8), -1, 0.0)
+        Frame(-1, 0.0, np.zeros((4, 4, 3), np.uint8))

@@ -9,8 +9,15 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_seg.cli._effects import add_effect_options, add_refine_options, effect_from_args, refine_config_from_args
+from realtime_seg.cli._common import add_model_options
+from realtime_seg.cli._effects import (
+    add_effect_options,
+    add_refine_options,
+    refine_config_from_args,
+    settings_from_args,
+)
 from realtime_seg.effects import ComposeEffect
+from realtime_seg.effects.base import Effect
 from realtime_seg.effects.blur import BlurEffect
 from realtime_seg.effects.overlay import OverlayEffect
 from realtime_seg.effects.replace import ReplaceEffect
@@ -22,7 +29,12 @@ def _parse(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     add_effect_options(p)
     add_refine_options(p)
+    add_model_options(p)
     return p.parse_args(list(argv))
+
+
+def effect_from_args(args: argparse.Namespace) -> Effect:
+    return settings_from_args(args).create_effect()
 
 
 def test_defaults() -> None:

@@ -10,7 +10,9 @@ from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import SyntheticSource
 from realtime_seg.capture.thread import CaptureThread
 from realtime_seg.effects import create_effect
-from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveSettings, LiveStatus
+from realtime_seg.errors import UnknownNameError
+from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
+from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.postprocess.refine import RefineConfig
 from tests.tiny_models import write_user_model
 
@@ -23,7 +25,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 class Run:
     """A capture thread + live pipeline on a synthetic camera, collecting results and statuses."""
 
-    def __init__(self, settings: LiveSettings, fps: float = 60, size: tuple[int, int] = (96, 72)) -> None:
+    def __init__(self, settings: ProcessingSettings, fps: float = 60, size: tuple[int, int] = (96, 72)) -> None:
         self.results: list[LiveResult] = []
         self.statuses: list[LiveStatus] = []
         self.got = threading.Condition()
@@ -62,7 +64,7 @@ class Run:
 
 @pytest.fixture
 def run(tiny_model: str) -> Iterator[Run]:
-    with Run(LiveSettings(model=tiny_model, backend="onnxruntime", effect="mask")) as r:
+    with Run(ProcessingSettings(model=tiny_model, backend="onnxruntime", effect="mask")) as r:
         yield r
 
 
@@ -90,7 +92,7 @@ def test_a_slow_stage_drops_frames_instead_of_queueing(tiny_model: str) -> None:
             time.sleep(0.05)
             return frame.copy()
 
-    with Run(LiveSettings(model=tiny_model, backend="onnxruntime"), fps=100) as r:
+    with Run(ProcessingSettings(model=tiny_model, backend="onnxruntime", effect="none"), fps=100) as r:
         r.wait(lambda rs: len(rs) >= 1)
         assert r.live._proc is not None
         r.live._proc.effect = Slow()  # type: ignore[assignment]
@@ -115,19 +117,28 @@ def test_settings_change_between_frames(run: Run) -> None:
     assert r.output.mean() != pytest.approx(create_effect("mask").apply(r.output, r.mask).mean())
 
 
-def test_unknown_effect_is_reported_and_the_old_one_kept(run: Run) -> None:
+def test_unknown_effect_is_refused_and_the_old_one_kept(run: Run) -> None:
     run.wait(lambda rs: len(rs) >= 1)
-    run.live.update(effect="sparkles")
+    with pytest.raises(UnknownNameError, match="unknown effect 'sparkles'; valid names: none, blur"):
+        run.live.update(effect="sparkles")
     n = len(run.results)
     run.wait(lambda rs: len(rs) >= n + 3)
-    assert any(s.level == "error" and "unknown effect 'sparkles'" in s.message for s in run.statuses)
+    assert run.results[-1].effect == "mask"
+
+
+def test_an_effect_that_fails_to_build_is_reported_and_the_old_one_kept(run: Run, tmp_path: Path) -> None:
+    run.wait(lambda rs: len(rs) >= 1)
+    run.live.update(effect="replace", effect_options={"image": tmp_path / "missing.png"})
+    n = len(run.results)
+    run.wait(lambda rs: len(rs) >= n + 3)
+    assert any(s.level == "error" and "effect 'replace' failed" in s.message for s in run.statuses)
     assert run.results[-1].effect == "mask"
 
 
 @pytest.mark.no_tensorrt
 def test_unavailable_backend_falls_back_to_onnxruntime_cpu(tiny_model: str) -> None:
     """TensorRT is absent on this machine (no GPU), so asking for it must fall back."""
-    with Run(LiveSettings(model=tiny_model, backend="tensorrt", effect="mask")) as r:
+    with Run(ProcessingSettings(model=tiny_model, backend="tensorrt", effect="mask")) as r:
         r.wait(lambda rs: len(rs) >= 3)
     warn = [s for s in r.statuses if s.level == "warning"]
     assert (
@@ -136,14 +147,14 @@ def test_unavailable_backend_falls_back_to_onnxruntime_cpu(tiny_model: str) -> N
         and "fell back to ONNX Runtime CPU" in warn[0].message
     )
     assert r.results[-1].mask is not None
-    assert r.live.active is not None and r.live.active.backend == "onnxruntime-cpu"
+    assert r.live.active is not None and r.live.active.backend == "cpu"
 
 
 def test_a_model_that_fails_to_load_keeps_the_app_running(tmp_path: Path, tiny_model: str) -> None:
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"garbage")
     bad.with_suffix(".toml").write_text(Path(tiny_model).with_suffix(".toml").read_text())
-    with Run(LiveSettings(model=str(bad), backend="onnxruntime", effect="mask")) as r:
+    with Run(ProcessingSettings(model=str(bad), backend="onnxruntime", effect="mask")) as r:
         r.wait(lambda rs: len(rs) >= 2)
         assert r.results[-1].mask is None  # unprocessed camera frames, not a crash
         r.live.update(model=tiny_model)
@@ -164,24 +175,33 @@ def test_pause_stops_results_and_resume_takes_the_newest_frame(run: Run) -> None
 
 
 def test_effect_options_map_the_app_controls_to_each_effect() -> None:
-    from realtime_seg.pipeline.live import effect_options
+    from realtime_seg.pipeline.settings import effect_options
 
-    controls = {"strength": 30, "background": "", "color_bgr": (10, 20, 30), "alpha": 0.4}
+    controls = {"blur_strength": 30, "background": None, "color_bgr": (10, 20, 30), "overlay_alpha": 0.4}
     assert effect_options("blur", **controls) == {"strength": 30.0}
     assert effect_options("replace", **controls) == {"color": (10, 20, 30)}
-    assert effect_options("replace", **{**controls, "background": "beach.JPG"}) == {"image": "beach.JPG"}
-    assert effect_options("replace", **{**controls, "background": "waves.mp4"}) == {"video": "waves.mp4"}
-    assert effect_options("overlay", **controls) == {"alpha": 0.4}
+    assert effect_options("overlay", **controls) == {"alpha": 0.4, "color": (10, 20, 30)}
     assert effect_options("mask", **controls) == {}
-    for name in ("blur", "replace", "overlay", "mask", "none", "outline"):
+    assert effect_options("blur+overlay", **controls) == {"strength": 30.0, "alpha": 0.4, "color": (10, 20, 30)}
+    for name in ("blur", "replace", "overlay", "mask", "none", "outline", "blur+overlay"):
         create_effect(name, **effect_options(name, **controls))  # every effect accepts its options
 
 
+def test_background_files_go_to_replace_by_their_suffix(tmp_path: Path) -> None:
+    from realtime_seg.pipeline.settings import effect_options
+
+    img, vid = tmp_path / "beach.JPG", tmp_path / "waves.mp4"
+    img.write_bytes(b"x")
+    vid.write_bytes(b"x")
+    assert effect_options("replace", background=str(img)) == {"image": img}
+    assert effect_options("replace", background=str(vid)) == {"video": vid}
+
+
 def test_outlines_run_the_tracker_and_count_regions(tiny_model: str) -> None:
-    with Run(LiveSettings(model=tiny_model, backend="onnxruntime", effect="blur", outlines=True)) as r:
+    with Run(ProcessingSettings(model=tiny_model, backend="onnxruntime", effect="blur", outlines=True)) as r:
         r.wait(lambda rs: len(rs) >= 3)
-        assert all(x.regions is not None for x in r.results)
-        assert r.results[-1].regions == 2  # the synthetic frame's bright disc and bright rectangle
+        assert all(x.region_count is not None for x in r.results)
+        assert r.results[-1].region_count == 2  # the synthetic frame's bright disc and bright rectangle
         r.live.update(outlines=False)
-        r.wait(lambda rs: rs[-1].regions is None)
+        r.wait(lambda rs: rs[-1].region_count is None)
     assert not any(s.level == "error" for s in r.statuses)

@@ -12,8 +12,9 @@ import pytest
 
 from realtime_seg.errors import VideoError
 from realtime_seg.io.video import Frame, VideoReader, VideoWriter, partial_path
-from realtime_seg.pipeline.offline import FrameSink, MaskPngSink, OfflinePipeline, VideoSink
-from realtime_seg.pipeline.processor import FrameProcessor, Processed
+from realtime_seg.pipeline.offline import OfflinePipeline
+from realtime_seg.pipeline.processor import FrameProcessor, Processed, Segmented
+from realtime_seg.pipeline.sinks import FrameSink, MaskPngSink, VideoSink
 from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.segmenter import Segmenter, open_segmenter
 from tests.clips import make_clip, probe
@@ -105,9 +106,15 @@ class FailingProcessor:
         self.inner, self.at = inner, at
 
     def process(self, frame: np.ndarray, index: int, t: float) -> Processed:
+        return self.finish_step(frame, index, t, self.segment_step(frame, index))
+
+    def segment_step(self, frame: np.ndarray, index: int) -> Segmented:
         if index == self.at:
             raise Boom(f"processing failed at {index}")
-        return self.inner.process(frame, index, t)
+        return self.inner.segment_step(frame, index)
+
+    def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed:
+        return self.inner.finish_step(frame, index, t, segmented)
 
 
 def _broken_stream(n_ok: int) -> Iterator[Frame]:

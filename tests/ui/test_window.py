@@ -188,7 +188,7 @@ def test_f1_lists_every_hotkey(qtbot: Any, make_window: MakeWindow) -> None:
 def test_outlines_show_the_region_count_in_the_hud(qtbot: Any, make_window: MakeWindow) -> None:
     w = make_window()
     w.panel.outlines_check.setChecked(True)
-    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.regions is not None, timeout=5000)
+    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.region_count is not None, timeout=5000)
     shown(qtbot, w)
     assert any(line.startswith("regions") for line in w.view.hud_lines)
 
