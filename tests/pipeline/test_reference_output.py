@@ -7,8 +7,9 @@ video is committed), through the real model (ONNX Runtime), the refiner (tempora
 filter) and the blur effect, frame after frame.
 
 - alpha: mean |alpha - reference| <= 2/255 on every frame (the issue's bound);
-- the blurred output: mean difference <= 1.5 grey levels (on 1/4 thumbnails), and in the ring just outside the person (where a
-  halo would show) no systematic brightening or darkening (mean signed difference <= 2 grey levels).
+- the blurred output: mean difference <= 1.5 grey levels (on 1/4 thumbnails), and in the ring just outside
+  the person (where a halo would show) no systematic brightening or darkening (mean signed difference
+  <= 2 grey levels).
 
 ``REALTIME_SEG_WRITE_REFERENCE=1 pytest tests/pipeline/test_reference_output.py`` rewrites the reference:
 only for a deliberate change of the output, said so in the commit.
