@@ -34,6 +34,10 @@ class BackendUnavailable(BackendError):
     """A backend cannot run on this machine (library not installed, no GPU, ...)."""
 
 
+class DriverTooOld(BackendUnavailable):
+    """The NVIDIA driver is older than the CUDA version the installed bindings (cuda-python, TensorRT) need."""
+
+
 class EngineCacheError(BackendError):
     """A cached TensorRT engine is stale, corrupt or built for another machine."""
 
@@ -65,6 +69,11 @@ class CaptureError(RealtimeSegError):
 
 class CameraLost(CaptureError):
     """A camera that was streaming stopped delivering frames (unplugged, ...)."""
+
+
+class VirtualCameraError(RealtimeSegError):
+    """The virtual camera output cannot start (pyvirtualcam or the driver missing, device busy or absent, ...);
+    the message says what to do. Subclasses in :mod:`realtime_seg.pipeline.vcam`."""
 
 
 class UnknownNameError(RealtimeSegError, KeyError):

@@ -214,6 +214,7 @@ _SUMMARY = re.compile(r"(\d+) frames in ([\d.]+) s: ([\d.]+) FPS")
 
 
 def _ours(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: str) -> dict[str, Any]:
+    out.unlink(missing_ok=True)  # the previous round's (process refuses to overwrite without -y)
     cmd = [sys.executable, "-m", "realtime_seg", "process", str(clip), "-o", str(out), "--effect", args.effect]
     cmd += ["--model", model, "--backend", backend, "--preset", args.preset]
     cmd += ["--threads", str(args.threads)] if args.threads is not None else []

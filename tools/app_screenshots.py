@@ -61,7 +61,12 @@ def shoot(app: QApplication, clip: Path, tmp: Path, out: Path, effect: str, outl
     w.resize(1080, 580)
     w.show()
     deadline = time.monotonic() + 60
-    while (w.last_result is None or w.last_result.index < 45) and time.monotonic() < deadline:
+
+    def ready() -> bool:  # a few seconds in, with the HUD's rates past their warm-up
+        warm = any(line.endswith("ms") for line in w.view.hud_lines)
+        return w.last_result is not None and w.last_result.index >= 45 and warm
+
+    while not ready() and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.005)
     app.processEvents()

@@ -266,7 +266,8 @@ def _offline_run(args: argparse.Namespace, clip: Path, out: Path, model: str, ba
 
     settings = _settings(args, model, backend)
     with CpuMeter() as cpu:
-        stats = process_video(clip, VideoOutputs(video=out, preset=args.preset), settings, threaded=not sequential)
+        outputs = VideoOutputs(video=out, preset=args.preset, overwrite=True)  # the same name for every run
+        stats = process_video(clip, outputs, settings, threaded=not sequential)
     return stats, cpu.utilisation
 
 

@@ -2,6 +2,7 @@
 """GPU smoke test for the TensorRT backend: one command on a machine with an NVIDIA GPU and TensorRT.
 
     python tools/gpu_smoke.py [--frames 1000] [--engine-dir DIR] [--keep]
+    python tools/gpu_smoke.py --cuda-only     # a GPU and cuda-python, no TensorRT needed
 
 It checks, printing a pass/fail table at the end (exit 0 when all pass, 1 on a failure, 2 when TensorRT or
 a GPU is missing). Each check runs on its own: one that raises is recorded as FAIL with the exception text
@@ -11,10 +12,16 @@ a GPU is missing). Each check runs on its own: one that raises is recorded as FA
      sample photos (IoU at 0.5 and max |diff|);
   3. a second open finds the engine in the cache and does not rebuild;
   4. everything CUDA runs in a worker thread (open, infer, close there), and the thread exits cleanly;
-  5. a CUDA-graph run gives the same result as plain enqueue;
+  5. a CUDA-graph run gives the plain-enqueue result (within 1e-5 in fp32, 1e-3 in fp16);
   6. 1000 frames are timed: H2D, GPU compute (CUDA events), D2H, host latency (their sum) and end-to-end
      per-frame wall time, as min/mean/median/p90/p95/p99, trtexec style.
 Engines go to a temporary folder unless --engine-dir is given, so the first build is always real.
+
+``--cuda-only`` checks the CUDA plumbing the backend uses where a GPU and cuda-python exist but TensorRT does not,
+through the backend's own ``CudartApi`` and ``CudartGraphs``, each check in a fresh worker thread: the primary
+context there, page-locked and device buffers, an async H2D/D2H round trip, CUDA-event timing, and a CUDA graph
+captured from a copy, replayed with new data and compared with the same copy enqueued plainly. It exits 2 with one
+line where cuda-python or a GPU (or a new enough driver) is missing.
 """
 
 from __future__ import annotations
@@ -144,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine-dir", type=Path, default=None, help="default: a temporary folder (fresh builds)")
     ap.add_argument("--model", default="selfie")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--cuda-only", action="store_true", help="check the CUDA plumbing only (no TensorRT needed)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.cuda_only:
+        return cuda_only(args.frames)
 
     probe = probe_details()
     if not probe.ok:
@@ -163,6 +173,150 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException as exc:  # noqa: BLE001 - e.g. Ctrl-C: still print what ran
             checks.rows.append(Check("run completed", False, f"{type(exc).__name__}: {exc}"))
     return checks.table()
+
+
+# -- --cuda-only ---------------------------------------------------------------------------------
+
+
+def cuda_only(frames: int) -> int:
+    """The CUDA checks (see the module docstring); 2 where they cannot run here."""
+    from realtime_seg.backends.tensorrt.cuda_api import CudartApi
+    from realtime_seg.errors import BackendError
+
+    try:
+        api = CudartApi()
+    except (ImportError, OSError) as exc:
+        print(
+            f"gpu_smoke --cuda-only: cannot run here: cuda-python (cuda.bindings) does not import ({exc}): "
+            "pip install 'cuda-python>=12.6,<13' (driver R525+) or 'cuda-python>=13' (driver R580+)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        count = api.device_count()
+        print(f"cuda-python {api.version}, driver CUDA {api.driver_version()}, {count} GPU(s)")
+        if count == 0:
+            raise BackendError("no NVIDIA GPU was found")
+        print(api.device_info(0).summary)
+    except BackendError as exc:
+        print(f"gpu_smoke --cuda-only: cannot run here: {exc}", file=sys.stderr)
+        return 2
+    checks = Checks()
+    for name, fn in cuda_checks(api, frames):
+        checks.run(name, lambda fn=fn: run_in_worker(lambda: in_context(api, fn)))
+    return checks.table()
+
+
+def in_context(api: Any, fn: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
+    """Run ``fn`` with the device's primary context current in this (worker) thread, as the backend does."""
+    api.activate(0)
+    try:
+        return fn()
+    finally:
+        api.deactivate()
+
+
+def cuda_checks(api: Any, frames: int) -> list[tuple[str, Callable[[], tuple[bool, str]]]]:
+    shape = (1, 3, 256, 256)  # a model input's size
+    rng = np.random.default_rng(0)
+
+    class Buffers:
+        """Page-locked input and output buffers and a device buffer, freed in reverse order."""
+
+        def __enter__(self) -> Buffers:
+            self.stream = api.create_stream()
+            self.host_in = api.alloc_host(shape, np.dtype(np.float32))
+            self.host_out = api.alloc_host(shape, np.dtype(np.float32))
+            self.dev = api.alloc_device(self.host_in.nbytes)
+            return self
+
+        def round_trip(self, x: np.ndarray) -> np.ndarray:
+            np.copyto(self.host_in, x)
+            api.htod_async(self.dev, self.host_in, self.stream)
+            api.dtoh_async(self.host_out, self.dev, self.stream)
+            api.synchronize(self.stream)
+            return self.host_out.copy()
+
+        def __exit__(self, *exc: object) -> None:
+            api.free_device(self.dev)
+            api.free_host(self.host_out)
+            api.free_host(self.host_in)
+            api.destroy_stream(self.stream)
+
+    def context() -> tuple[bool, str]:
+        ptr = api.alloc_device(1 << 20)  # fails without a current context
+        api.free_device(ptr)
+        return True, f"primary context current in thread {threading.current_thread().name}; 1 MiB allocated, freed"
+
+    def buffers() -> tuple[bool, str]:
+        with Buffers() as b:
+            b.host_in[:] = 1.5
+            ok = b.host_in.shape == shape and float(b.host_in.sum()) == 1.5 * b.host_in.size
+            return ok, f"page-locked {list(shape)} float32 x2 and {b.host_in.nbytes >> 10} KiB on the device"
+
+    def round_trip() -> tuple[bool, str]:
+        with Buffers() as b:
+            x = rng.random(shape, dtype=np.float32)
+            y = b.round_trip(x)
+            return bool(np.array_equal(x, y)), f"{x.nbytes >> 10} KiB H2D then D2H on one stream: equal {x.shape}"
+
+    def events() -> tuple[bool, str]:
+        with Buffers() as b:
+            start, end = api.create_event(), api.create_event()
+            try:
+                times = []
+                for _ in range(max(frames // 100, 3)):
+                    api.record_event(start, b.stream)
+                    api.htod_async(b.dev, b.host_in, b.stream)
+                    api.record_event(end, b.stream)
+                    api.synchronize(b.stream)
+                    times.append(api.elapsed_ms(start, end))
+            finally:
+                api.destroy_event(end)
+                api.destroy_event(start)
+            med = float(np.median(times))
+            rate = b.host_in.nbytes / med / 1e6 if med > 0 else 0.0
+            return med > 0, (
+                f"H2D of {b.host_in.nbytes >> 10} KiB: median {med:.4f} ms ({rate:.1f} GB/s) over {len(times)} copies"
+            )
+
+    def graph() -> tuple[bool, str]:
+        graphs = api.graphs
+        with Buffers() as b:
+            handle = api.stream_handle(b.stream)
+            graphs.synchronize(handle)  # as the backend (and trtexec) does before capture
+            graphs.begin_capture(handle)
+            try:
+                api.htod_async(b.dev, b.host_in, b.stream)
+                api.dtoh_async(b.host_out, b.dev, b.stream)
+            except BaseException:
+                graphs.end_capture_on_error(handle)
+                raise
+            g = graphs.end_capture(handle)
+            exec_ = graphs.instantiate(g)
+            graphs.destroy(g, None)
+            try:
+                worst = 0.0
+                for _ in range(3):  # each launch copies what the host buffer holds now
+                    x = rng.random(shape, dtype=np.float32)
+                    np.copyto(b.host_in, x)
+                    b.host_out[:] = np.nan
+                    graphs.launch(exec_, handle)
+                    api.synchronize(b.stream)
+                    graphed = b.host_out.copy()
+                    plain = b.round_trip(x)
+                    worst = max(worst, float(np.nanmax(np.abs(graphed - plain))) if np.isfinite(graphed).all() else 1.0)
+            finally:
+                graphs.destroy(None, exec_)
+            return worst <= 1e-6, f"3 launches with new data vs plain enqueue: max |diff| {worst:.1e} (<= 1e-6)"
+
+    return [
+        ("primary context in a worker thread", context),
+        ("page-locked and device buffers", buffers),
+        ("async H2D/D2H round trip", round_trip),
+        ("CUDA events time a copy", events),
+        ("CUDA graph of a copy == plain enqueue", graph),
+    ]
 
 
 def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: Checks) -> None:
@@ -210,6 +364,7 @@ def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: Checks)
     checks.run(prepared, prepare)
 
     limits = {"fp32": (5e-3, 0.995), "fp16": (0.1, 0.98)}  # fp32 may use TF32 on Ampere and newer
+    graph_tolerance = {"fp32": 1e-5, "fp16": 1e-3}  # graph vs plain enqueue of the same engine
     for precision in ("fp32", "fp16"):
         built = f"{precision} engine builds and runs (worker thread)"
 
@@ -273,7 +428,9 @@ def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: Checks)
             p, g, captured = run_in_worker(work)
             diff = float(np.abs(p - g).max())
             hint = "" if captured else " (capture needs cuda-python: pip install cuda-python; see the log)"
-            return captured and np.array_equal(p, g), f"graph captured: {captured}{hint}; max |diff| {diff:.1e}"
+            # a tolerance, not bit equality: the two opens may pick kernels whose reductions order differently
+            tol = graph_tolerance[precision]
+            return captured and diff <= tol, f"graph captured: {captured}{hint}; max |diff| {diff:.1e} (<= {tol})"
 
         checks.run(f"{precision} CUDA graph == plain enqueue", graph_equals_plain, needs=(built,))
 

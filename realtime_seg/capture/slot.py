@@ -49,6 +49,11 @@ class LatestFrameSlot:
             self._last_taken_index = self._frame.index
             return self._frame
 
+    def peek(self) -> Frame | None:
+        """The newest frame, taken or not, without taking it (the virtual camera shows it while processing pauses)."""
+        with self._cond:
+            return self._frame
+
     def close(self) -> None:
         """Wake every waiter; later ``get`` calls return ``None`` at once."""
         with self._cond:

@@ -1,7 +1,8 @@
 """The ``realtime-seg`` command line. Each subcommand lives in its own module with ``register(subparsers)``.
 
 Errors the user can cause end as one line on stderr and a non-zero exit code, never a traceback
-(``--debug`` shows the traceback).
+(``--debug`` shows the traceback). Ctrl-C and SIGTERM stop a run cleanly with exit code 130 / 143
+(:mod:`realtime_seg.cli._signals`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import sys
 from collections.abc import Sequence
 
 from realtime_seg import __version__
+from realtime_seg.cli._signals import Terminated, exit_code, signals_stop_the_run
 from realtime_seg.errors import RealtimeSegError
 
 logger = logging.getLogger(__name__)
 
 #: subcommand modules, in help order; each defines ``register(subparsers)``
-COMMAND_MODULES = ("models", "segment", "process", "app", "demo", "build_engine", "info")
+COMMAND_MODULES = ("models", "segment", "process", "app", "live", "demo", "build_engine", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command. Ctrl-C and SIGTERM stop it cleanly (exit 130 / 143), also while modules import."""
+    with signals_stop_the_run():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:  # SIGTERM arrives as Terminated, a KeyboardInterrupt
+            detail = f": {exc}" if str(exc) else ""
+            what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            sys.stderr.write(f"realtime-seg: {what}{detail}\n")
+            return exit_code(exc)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser = build_parser()  # imports every subcommand (numpy, OpenCV, ...): inside the signal handling
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -48,10 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"realtime-seg: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        detail = f": {exc}" if str(exc) else ""
-        sys.stderr.write(f"realtime-seg: interrupted{detail}\n")
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from realtime_seg.backends.select import BACKEND_NAMES
-from realtime_seg.models.registry import DEFAULT_MODEL
+from realtime_seg.crop import CROP_MODES
+from realtime_seg.models.registry import AUTO_MODEL, DEFAULT_MODEL
 from realtime_seg.pipeline.settings import DEFAULT_THREADS
 
 
@@ -16,12 +17,18 @@ def out(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser, *, default_model: str = DEFAULT_MODEL) -> None:
+    """``--model`` (``default_model``: ``auto`` where the frame size is known), ``--backend``, ``--threads``."""
+    auto = (
+        f"{AUTO_MODEL} (selfie-landscape for landscape frames, selfie for portrait and square ones), "
+        if default_model == AUTO_MODEL
+        else ""
+    )
     p.add_argument(
         "--model",
-        default=DEFAULT_MODEL,
-        help="built-in model name (selfie, selfie-landscape) or a path to model.onnx with a sidecar model.toml "
-        f"(default: {DEFAULT_MODEL})",
+        default=default_model,
+        help=f"{auto}built-in model name (selfie, selfie-landscape) or a path to model.onnx with a sidecar "
+        f"model.toml (default: {default_model})",
     )
     p.add_argument(
         "--backend",
@@ -36,4 +43,16 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_THREADS,
         help=f"ONNX Runtime intra-op threads (default: {DEFAULT_THREADS}, measured fastest on 2 cores; "
         "0 = ONNX Runtime's default)",
+    )
+
+
+def add_crop_option(p: argparse.ArgumentParser, *, default: str | None = "auto") -> None:
+    """``--crop auto|off``; ``default=None`` (the app): as last time, else ``auto``."""
+    p.add_argument(
+        "--crop",
+        default=default,
+        choices=CROP_MODES,
+        help="auto: the selfie models run on a window around the people found in the previous frame (better masks "
+        "of people far from the lens; the whole frame still runs about once a second); off: always the whole frame "
+        "(default: auto)",
     )

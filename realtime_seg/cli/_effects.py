@@ -114,4 +114,5 @@ def settings_from_args(args: argparse.Namespace) -> ProcessingSettings:
         effect_options=options,
         refine=refine_config_from_args(args),
         every=getattr(args, "every", 1),
+        crop=getattr(args, "crop", "auto"),
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.errors import InputError
+from realtime_seg.models.registry import AUTO_MODEL, resolve_auto
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -52,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",
     )
-    add_model_options(p)
-    p.set_defaults(func=run, model=None, backend=None)
+    add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p, default=None)
+    p.set_defaults(func=run, model=None, backend=None)  # None: as last time (saved), else auto
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,10 +66,18 @@ def run(args: argparse.Namespace) -> int:
         from realtime_seg.errors import UnknownNameError
 
         raise UnknownNameError("effect", args.effect, available_effects())
-    if args.input is not None and not args.input.is_file():
-        raise InputError(f"input file not found: {args.input}")
     if args.measure is not None:
+        if args.input is not None and not args.input.is_file():
+            raise InputError(f"input file not found: {args.input}")
         return _measure(args)
+    # a missing or unreadable --input opens the window on a screen that says so (a desktop launcher shows no
+    # terminal); what must be said on the terminal is that no window can open at all
+    from realtime_seg.ui.qtlibs import xcb_problem
+
+    problem = xcb_problem()
+    if problem is not None:
+        sys.stderr.write(f"realtime-seg: error: {problem}\n")
+        return 1
     from realtime_seg.ui.app import run_app
     from realtime_seg.ui.window import AppOptions
 
@@ -76,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         backend=args.backend,
         effect=args.effect,
+        crop=args.crop,
         threads=args.threads,
         output_dir=args.output_dir,
         camera_size_wh=args.size,
@@ -85,20 +97,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     from realtime_seg.capture.sources import CameraSource, FileSource, Source
-    from realtime_seg.models.registry import DEFAULT_MODEL
     from realtime_seg.pipeline.measure import measure_live
     from realtime_seg.ui.controls import PanelValues
 
     source: Source = FileSource(args.input) if args.input else CameraSource(args.camera or 0, *args.size)
     values = PanelValues(
         effect=args.effect or PanelValues.effect,
-        model=args.model or DEFAULT_MODEL,
+        model=args.model or AUTO_MODEL,
         backend=args.backend or "auto",
         outlines=args.outlines,
+        crop=args.crop or "auto",
     )
     settings = values.settings(args.threads)
     stats = measure_live(source, settings, args.measure)
-    out(f"realtime-seg app --measure: effect {settings.effect}, model {settings.model}")
+    model = settings.model
+    if model == AUTO_MODEL:
+        model = f"{AUTO_MODEL} ({resolve_auto(model, stats.source_size_wh)})"
+    out(f"realtime-seg app --measure: effect {settings.effect}, model {model}")
     for line in stats.lines():
         out("  " + line)
     for msg in stats.messages:

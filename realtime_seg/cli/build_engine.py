@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime_seg.backends.cuda_api import make_cuda_api
-    from realtime_seg.backends.engine_cache import EngineCache
     from realtime_seg.backends.tensorrt import BuildOptions, EngineRequest, import_tensorrt, obtain_engine
+    from realtime_seg.backends.tensorrt.cuda_api import make_cuda_api
+    from realtime_seg.backends.tensorrt.engine_cache import EngineCache
     from realtime_seg.models.registry import resolve_model
 
     trt = import_tensorrt()  # fails first, with the reason and the install hint, before any model download

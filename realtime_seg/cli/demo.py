@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     # stretched 1280x720 frame and misses most of the torso while the photo is small (see the README)
     clip_model = "selfie-landscape" if str(args.model) == DEFAULT_MODEL else str(args.model)
     settings = ProcessingSettings(model=clip_model, backend=args.backend, threads=args.threads, effect="blur")
-    stats = process_video(clip, VideoOutputs(video=blurred, masks=masks_dir), settings)
+    # the demo owns its out folder: a second `make demo` replaces its outputs
+    stats = process_video(clip, VideoOutputs(video=blurred, masks=masks_dir, overwrite=True), settings)
     for line in summary(stats):
         out(f"demo: {line}")
 

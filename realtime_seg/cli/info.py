@@ -78,9 +78,9 @@ def collect() -> dict[str, str]:
     import numpy as np
     import onnxruntime as ort
 
-    from realtime_seg.backends.engine_cache import default_engine_dir
     from realtime_seg.backends.select import choose_backend
-    from realtime_seg.backends.tensorrt import probe_details, trt_flavour
+    from realtime_seg.backends.tensorrt import cuda_bindings_problem, probe_details, trt_flavour
+    from realtime_seg.backends.tensorrt.engine_cache import default_engine_dir
 
     info = {
         "realtime-seg": __version__,
@@ -96,6 +96,9 @@ def collect() -> dict[str, str]:
     info["pycuda"] = _dist_version("pycuda") or "not installed"
     cuda_python = _dist_version("cuda-bindings", "cuda-python")
     info["cuda-python"] = cuda_python or "not installed"
+    bindings_problem = cuda_bindings_problem()  # e.g. a driver too old for these bindings: said as exactly that
+    if bindings_problem:
+        info["cuda-python"] = f"{cuda_python or 'imports'}, but {bindings_problem}"
     info["numpy"] = np.__version__
     info["opencv"] = cv2.__version__
     providers = ort.get_available_providers()

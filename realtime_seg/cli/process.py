@@ -13,9 +13,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from realtime_seg.cli._common import add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.errors import SettingsError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, VideoOutputs
 from realtime_seg.pipeline.stats import RunStats
 
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, help="output video (.mp4, .mkv, .mov, ...)")
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)
+    add_crop_option(p)
     p.add_argument(
         "--every", type=int, default=1, metavar="N", help="compute the mask every N frames and reuse it in between"
     )
@@ -52,9 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 speed preset (default: {DEFAULT_PRESET})")
     p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist already (without it an existing output file, or a --masks-out folder "
+        "that is not empty, is an error); the old numbered frames in --masks-out are removed first",
+    )
+    p.add_argument(
         "--keep-partial",
         action="store_true",
-        help="on an error or Ctrl-C, keep the frames written so far as a playable file under the output name",
+        help="on an error, Ctrl-C or SIGTERM, keep the frames written so far as a playable file under the output name",
     )
     p.add_argument(
         "--sequential",
@@ -74,6 +83,7 @@ def outputs_from_args(args: argparse.Namespace) -> VideoOutputs:
         codec=args.codec,
         crf=args.crf,
         preset=args.preset,
+        overwrite=args.overwrite,
     )
 
 
@@ -125,6 +135,7 @@ def summary(stats: RunStats) -> list[str]:
     ]
     stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in stats.stages)
     lines.append(f"median ms per frame: {stages}")
+    lines.append(f"person crop: {stats.crop}")
     lines += [f"wrote {p}" for p in stats.outputs]
     return lines
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from realtime_seg.cli._common import add_model_options, out
-from realtime_seg.errors import OutputError
+from realtime_seg.errors import InputError, OutputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +25,32 @@ def preview(image: np.ndarray, mask_u8: np.ndarray) -> np.ndarray:
     return np.hstack([image, cv2.cvtColor(mask_u8, cv2.COLOR_GRAY2BGR)])
 
 
+def check_distinct_stems(images: list[Path], out_dir: Path) -> None:
+    """Two inputs with one stem (``a.jpg a.png``) would write the same ``<stem>_mask.png``: refuse before any work."""
+    seen: dict[str, Path] = {}
+    for path in images:
+        first = seen.setdefault(path.stem, path)
+        if first is not path:
+            raise InputError(
+                f"{first} and {path} would both be written as {out_dir / (path.stem + '_mask.png')}; "
+                "rename one of them or segment them in separate runs with different --out-dir"
+            )
+
+
 def segment_images(
     images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
 ) -> list[tuple[Path, Path]]:
     from realtime_seg.io.images import alpha_u8, read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
 
+    check_distinct_stems(images, out_dir)
     frames = [read_image(p) for p in images]  # every input is checked before any work
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
     written = []
-    with open_segmenter(model, backend, threads=threads) as seg:
+    with open_segmenter(model, backend, threads=threads) as seg:  # the model loads before anything is written
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
         for path, frame in zip(images, frames, strict=True):
             mask = alpha_u8(seg.segment(frame).alpha())
             m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)

@@ -99,13 +99,24 @@ class _LoopingVideo:
             self._container.close()
         try:
             self._container = self._av.open(str(self.path))
+            if self._container.format.name == "tty":  # FFmpeg renders any text file as ANSI art "video"
+                self._container.close()
+                self._container = None
+                raise InputError(
+                    f"cannot use {self.path} as a background: it is a text file, not an image or a video; "
+                    "give an image (.png, .jpg, ...), a video, #rrggbb or a colour name"
+                )
             if not self._container.streams.video:
-                raise InputError(f"background file has no video stream: {self.path}")
+                raise InputError(f"cannot use {self.path} as a background: it has no pictures (no video stream)")
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
             self._frames = self._container.decode(stream)
-        except self._av.FFmpegError as exc:
-            raise InputError(f"cannot read background video {self.path}: {exc}") from exc
+        except (self._av.FFmpegError, OSError) as exc:  # FFmpeg's reason, without its errno and file name
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError(
+                f"cannot use {self.path} as a background: it is neither an image nor a video that can be read "
+                f"({reason}); give an image (.png, .jpg, ...), a video, #rrggbb or a colour name"
+            ) from exc
 
     def _decode_next(self) -> np.ndarray | None:
         assert self._frames is not None

@@ -1,4 +1,12 @@
-"""Outputs appear complete or not at all: a temporary file in the destination folder, then ``os.replace``.
+"""Outputs appear complete or not at all: a temporary file in the destination folder, then a rename.
+
+- Every temporary name is unique per run (``tempfile.mkstemp`` in the destination folder: ``.NAME.XXXXXXXX.part``),
+  so two runs writing the same output never share a file; each finishes its own and renames it.
+- :func:`move_into_place` is the only way a finished file reaches its final name: ``os.replace`` (atomic: a
+  reader sees the old file or the new one, never half of one), or, with ``overwrite=False``, a hard link that
+  fails when the name was taken meanwhile (another run finished first), which ends in a clear error.
+- Write errors (a full disk, a read-only file system) end in :class:`OutputError` naming the file and the reason,
+  and the temporary file is removed.
 
 ``tempfile.mkstemp`` creates files readable by their owner only; the finished file gets the permissions a
 plain ``open()`` would have given it (0666 less the umask).
@@ -7,6 +15,7 @@ plain ``open()`` would have given it (0666 less the umask).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -39,8 +48,60 @@ def temp_file_beside(path: Path, suffix: str = ".part") -> tuple[int, Path]:
     return fd, Path(tmp)
 
 
-def write_bytes_atomic(path: Path, data: bytes | bytearray | memoryview, *, mkdir: bool = False) -> Path:
-    """Write ``data`` under ``path`` only when complete (fsynced, then renamed over ``path``)."""
+def os_reason(exc: BaseException) -> str:
+    """An OS error as a user reads it: ``No space left on device``, never ``[Errno 28] ...``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def move_into_place(tmp: Path, path: Path, *, overwrite: bool = True) -> Path:
+    """Give the finished temporary file ``tmp`` its final name ``path`` (same folder).
+
+    ``overwrite=True``: ``os.replace``, atomic. ``overwrite=False``: a hard link, which fails if ``path``
+    exists by now (another run got there first): then ``tmp`` is removed and :class:`OutputError` says so.
+    On any failure ``tmp`` is removed and nothing changes under ``path``.
+    """
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+            return path
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise OutputError(
+                f"{path} was created by another process while this run was writing it; it was left as it is "
+                "(give --overwrite to replace it)"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            # a file system without hard links: check, then replace (a small window, but never a partial file)
+            if path.exists():
+                raise OutputError(
+                    f"{path} was created by another process while this run was writing it; it was left as it is "
+                    "(give --overwrite to replace it)"
+                ) from None
+            os.replace(tmp, path)
+            return path
+        tmp.unlink()
+        return path
+    except OutputError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
+
+
+def write_bytes_atomic(
+    path: Path, data: bytes | bytearray | memoryview, *, mkdir: bool = False, overwrite: bool = True
+) -> Path:
+    """Write ``data`` under ``path`` only when complete (fsynced, then renamed over ``path``).
+
+    A write error (disk full, ...) raises :class:`OutputError`; the temporary file is removed and ``path``
+    keeps whatever it held before.
+    """
     path = Path(path)
     if mkdir:
         try:
@@ -53,11 +114,12 @@ def write_bytes_atomic(path: Path, data: bytes | bytearray | memoryview, *, mkdi
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
         raise
-    return path
+    return move_into_place(tmp, path, overwrite=overwrite)
 
 
 def open_text_beside(path: Path) -> tuple[IO[str], Path]:

@@ -14,6 +14,7 @@ Schema (one line per frame, in frame order)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from realtime_seg.errors import InputError, OutputError
-from realtime_seg.io.atomic import AtomicOutput, open_text_beside
+from realtime_seg.io.atomic import AtomicOutput, move_into_place, open_text_beside, os_reason
 from realtime_seg.tracking.tracker import TrackedRegion
 
 SCHEMA_KEYS = ("frame", "t", "regions")
@@ -84,10 +85,13 @@ class OutlinesWriter(AtomicOutput):
     The constructor checks the destination and opens a temporary file next to it, so an unwritable
     path fails with :class:`OutputError` before any processing starts. Use it as a context manager:
     leaving the block with an exception removes the temporary file and leaves nothing under ``path``.
+    ``overwrite=False``: a file that exists under ``path`` by the time this one is complete is left alone
+    (:class:`OutputError`).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite
         if self.path.is_dir():
             raise OutputError(f"outlines output is a folder, not a file: {self.path}")
         fh, self._tmp = open_text_beside(self.path)
@@ -96,6 +100,7 @@ class OutlinesWriter(AtomicOutput):
         self._frames = 0
         self._max = 0
         self._last_frame = -1
+        self._aborted = False
 
     @property
     def summary(self) -> OutlinesSummary:
@@ -123,31 +128,37 @@ class OutlinesWriter(AtomicOutput):
             self._fh.write(line + "\n")
         except OSError as exc:
             self.abort()
-            raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
+            raise OutputError(f"cannot write {self.path}: {os_reason(exc)}") from exc
         self._last_frame = int(frame_index)
         self._frames += 1
         self._max = max(self._max, len(records))
 
     def close(self) -> Path:
-        """Flush, then move the complete file to ``path``. Idempotent."""
+        """Flush, then move the complete file to ``path``. Idempotent; after :meth:`abort` it raises OutputError."""
+        if self._aborted:
+            raise OutputError(f"{self.path} was not written: its lines were discarded after an error")
         if self._fh is not None:
             fh, self._fh = self._fh, None
             try:
                 fh.flush()
                 os.fsync(fh.fileno())
                 fh.close()
-                os.replace(self._tmp, self.path)
             except OSError as exc:
-                fh.close()
+                with contextlib.suppress(OSError):  # closing flushes again, and fails again on a full disk
+                    fh.close()
                 self._tmp.unlink(missing_ok=True)
-                raise OutputError(f"cannot write {self.path}: {exc.strerror}") from exc
+                self._aborted = True
+                raise OutputError(f"cannot write {self.path}: {os_reason(exc)}") from exc
+            move_into_place(self._tmp, self.path, overwrite=self.overwrite)
         return self.path
 
     def abort(self) -> None:
         """Drop what was written; nothing appears under ``path``. Idempotent."""
         if self._fh is not None:
             fh, self._fh = self._fh, None
-            fh.close()
+            self._aborted = True
+            with contextlib.suppress(OSError):  # a full disk fails the final flush too; the file goes anyway
+                fh.close()
         self._tmp.unlink(missing_ok=True)
 
 

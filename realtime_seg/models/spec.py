@@ -16,6 +16,7 @@ a sidecar TOML file of the same stem (``model.onnx`` + ``model.toml``) holding t
     colors = [[0, 0, 0], [255, 64, 64]]   # RGB per class
     foreground = [1]               # classes that make up the alpha (default: every class but 0)
     license = "..."
+    crop = false                   # true: run on a person-centred crop (see realtime_seg.crop)
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class ModelSpec:
     onnx_path: Path | None = None
     builtin: bool = False
     description: str = ""
+    crop: bool = False  #: the model does better on a person-centred crop than on a wide frame (realtime_seg.crop)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -160,7 +162,7 @@ class ModelSpec:
     def from_dict(cls, data: dict[str, Any], onnx_path: Path | None = None) -> ModelSpec:
         known = {
             "name", "input_size", "layout", "color_order", "value_range", "mean", "std", "resample",
-            "output", "classes", "colors", "foreground", "license", "description",
+            "output", "classes", "colors", "foreground", "license", "description", "crop",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
@@ -185,6 +187,7 @@ class ModelSpec:
                 foreground_classes=tuple(int(i) for i in data.get("foreground", ())),
                 license=str(data.get("license", "")),
                 description=str(data.get("description", "")),
+                crop=bool(data.get("crop", False)),
                 onnx_path=onnx_path,
             )
         except (TypeError, ValueError) as exc:

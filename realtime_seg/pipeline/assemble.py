@@ -17,7 +17,10 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from realtime_seg.errors import VideoError
+from realtime_seg.crop import PersonCrop
+from realtime_seg.errors import OutputError, VideoError
+from realtime_seg.models.registry import resolve_auto
+from realtime_seg.models.spec import ModelSpec
 from realtime_seg.pipeline.processor import FrameProcessor, Tracker, close_effect
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.pipeline.sinks import VideoOutputs, open_sinks, partial_note
@@ -43,6 +46,12 @@ def make_tracker(settings: ProcessingSettings) -> Tracker | None:
     return tracker
 
 
+def make_crop(settings: ProcessingSettings, spec: ModelSpec) -> PersonCrop | None:
+    """A person-centred crop stage when ``settings.crop`` is ``auto`` and the model's spec asks for one."""
+    wanted = settings.crop == "auto" and spec.crop and spec.output_kind == "probability"  # one-channel models only
+    return PersonCrop() if wanted else None
+
+
 def open_processor(settings: ProcessingSettings, *, segmenter: Segmenter | None = None) -> FrameProcessor:
     """The per-frame processor for ``settings``. It opens (and owns, so ``close`` closes) the segmenter
     unless an open one is given, which it then leaves open (a batch worker keeps one for many files)."""
@@ -59,6 +68,7 @@ def open_processor(settings: ProcessingSettings, *, segmenter: Segmenter | None 
         tracker=make_tracker(settings),
         every=settings.every,
         owns_segmenter=segmenter is None,
+        crop=make_crop(settings, seg.spec),
     )
 
 
@@ -75,6 +85,8 @@ def reconfigure(proc: FrameProcessor, old: ProcessingSettings, new: ProcessingSe
     if new.tracks != old.tracks:
         proc.tracker = make_tracker(new)
     proc.every = new.every
+    if new.crop != old.crop:
+        proc.crop = make_crop(new, proc.segmenter.spec)
 
 
 def process_video(
@@ -98,6 +110,7 @@ def process_video(
       count, ``None`` when unknown); setting ``stop`` cancels the run
       (:class:`KeyboardInterrupt`, outputs removed or kept as with an error).
     - ``segmenter``: an open segmenter to use (and leave open) instead of opening the settings' model.
+    - the model ``auto`` becomes :func:`~realtime_seg.models.registry.auto_model`'s pick for the input's frame size.
 
     Raises :class:`~realtime_seg.errors.RealtimeSegError` subclasses with one-line messages.
     """
@@ -110,6 +123,7 @@ def process_video(
         settings = replace(settings, outlines=True)
     with ExitStack() as stack:
         reader = stack.enter_context(VideoReader(input, decoder_threads=0 if threaded else 1))
+        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh))  # "auto": by shape
         outputs.check(input)
         if not threaded:  # the baseline: OpenCV on one thread too
             import cv2
@@ -123,9 +137,11 @@ def process_video(
         pipeline = OfflinePipeline(reader, processor, sinks, threaded=threaded, on_frame=on_frame, stop=stop)
         try:
             stats = pipeline.run()
-        except VideoError as exc:
-            raise VideoError(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
-        except KeyboardInterrupt as exc:
-            raise KeyboardInterrupt(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
+        except (VideoError, OutputError) as exc:  # a broken input or a full disk half-way: say what was kept
+            raise type(exc)(f"{exc}; {partial_note(sinks, pipeline.written)}") from exc
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a subclass): keep the kind
+            raise type(exc)(f"stopped after {pipeline.written} frames; {partial_note(sinks, None)}") from exc
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
-        return replace(stats, outputs=paths, model=processor.segmenter.description)
+        crop = processor.crop.summary if processor.crop is not None else "off"
+        logger.info("person crop: %s", crop)
+        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop)

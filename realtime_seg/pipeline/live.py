@@ -6,11 +6,14 @@
   so a frame is always processed with one consistent setting (see :func:`~realtime_seg.pipeline.assemble.reconfigure`).
 - Backends (and any CUDA context) are created, used and closed inside the processing thread. A model or
   backend that fails to load is reported through ``on_status`` and replaced by ONNX Runtime on the CPU.
+- The model ``auto`` is picked from the frame size (:func:`~realtime_seg.models.registry.auto_model`) when the
+  first frame arrives, and again when a new source has another shape; :attr:`LivePipeline.active` names the pick.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +26,8 @@ from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.thread import RateMeter, Worker
 from realtime_seg.effects import create_effect
 from realtime_seg.frame import Frame
-from realtime_seg.pipeline.assemble import make_tracker, open_settings_segmenter, reconfigure
+from realtime_seg.models.registry import AUTO_MODEL, auto_model, resolve_auto
+from realtime_seg.pipeline.assemble import make_crop, make_tracker, open_settings_segmenter, reconfigure
 from realtime_seg.pipeline.processor import FrameProcessor, Processed
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.postprocess.refine import Refiner
@@ -86,11 +90,19 @@ class LiveResult:
 
 @dataclass(frozen=True)
 class LiveStatus:
-    """A message for the user, plus the active backend and why (e.g. ``ONNX Runtime CPU: TensorRT not installed``)."""
+    """A message for the user, plus the active backend and why (e.g. ``ONNX Runtime CPU: TensorRT not installed``).
+
+    ``message`` is one short line; ``details`` the full text (every attempt's error) when there is more to say.
+    ``model`` is the model that runs once this status is out ("" when none does); ``model_failed`` the model
+    asked for that could not be loaded ("" when it loaded).
+    """
 
     level: StatusLevel
     message: str
     backend: str = ""
+    model: str = ""
+    details: str = ""
+    model_failed: str = ""
 
 
 SegmenterFactory = Callable[[ProcessingSettings], Segmenter]
@@ -108,7 +120,10 @@ class LivePipeline(Worker):
         on_status: Callable[[LiveStatus], None] | None = None,
         capture_fps: Callable[[], float] | None = None,
         segmenter_factory: SegmenterFactory = open_settings_segmenter,
+        fallback_model: str | None = None,
     ) -> None:
+        """``fallback_model``: tried when the requested model fails and no earlier one runs (the app: ``auto``,
+        so a saved model that broke since does not leave it without one)."""
         super().__init__("live-processing")
         self.slot = slot
         self.on_result, self.on_status = on_result, on_status
@@ -117,6 +132,9 @@ class LivePipeline(Worker):
         self.meter = RateMeter()
         self.processed = 0
         self.backend_text = ""
+        self.model_text = ""  # the model that runs ("" when none)
+        self.fallback_model = fallback_model
+        self._size_wh: tuple[int, int] | None = None  # of the last frame, for the model "auto"
         self._lock = threading.Lock()
         self._settings = settings  # what was asked for last
         self._pending: ProcessingSettings | None = settings
@@ -155,22 +173,18 @@ class LivePipeline(Worker):
         return self._paused.is_set()
 
     # -- the thread ------------------------------------------------------------------------------------
-    def _status(self, level: StatusLevel, message: str) -> None:
-        (logger.info if level == "info" else logger.warning)("%s", message)
+    def _status(self, level: StatusLevel, message: str, details: str = "", failed: str = "") -> None:
+        (logger.info if level == "info" else logger.warning)("%s", details or message)
         if self.on_status is not None:
             try:
-                self.on_status(LiveStatus(level, message, self.backend_text))
+                self.on_status(LiveStatus(level, message, self.backend_text, self.model_text, details, failed))
             except Exception:
                 logger.exception("status listener failed")
 
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                with self._lock:
-                    pending, self._pending = self._pending, None
-                if pending is not None:
-                    self._apply(pending)
-                    self.ready.set()
+                self._apply_pending()
                 if self._reset.is_set():
                     self._reset.clear()
                     if self._proc is not None:
@@ -180,6 +194,8 @@ class LivePipeline(Worker):
                     continue
                 frame = self.slot.get(timeout=0.05)
                 if frame is not None and not self._stop.is_set():
+                    if self._frame_size_changed(frame):
+                        self._apply_pending()
                     self._process(frame)
         finally:
             self.ready.set()
@@ -190,6 +206,31 @@ class LivePipeline(Worker):
                 except Exception:
                     logger.exception("closing the processor failed")
                 self._proc = None
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, size = self._pending, self._size_wh
+            if pending is None or (AUTO_MODEL in (pending.model, self.fallback_model) and size is None):
+                return  # "auto" (asked for, or the fallback) waits for the first frame's size
+            self._pending = None
+        if size is not None:
+            pending = replace(pending, model=resolve_auto(pending.model, size))
+        self._apply(pending)
+        self.ready.set()
+
+    def _frame_size_changed(self, frame: Frame) -> bool:
+        """Note the frame's size; True when settings are pending for it (the first frame, or ``auto`` on a
+        source of another shape)."""
+        h, w = frame.image.shape[:2]
+        if (w, h) == self._size_wh:
+            return False
+        with self._lock:
+            self._size_wh = (w, h)
+            active = self._active
+            auto = self._settings.model == AUTO_MODEL
+            if self._pending is None and auto and (active is None or active.model != auto_model((w, h))):
+                self._pending = self._settings
+            return self._pending is not None
 
     def _process(self, frame: Frame) -> None:
         processed = None
@@ -225,6 +266,7 @@ class LivePipeline(Worker):
             if proc.segmenter is not seg:
                 proc.segmenter.close()
                 proc.segmenter = seg
+                proc.crop = make_crop(new, seg.spec)
                 proc.reset()
         try:
             reconfigure(proc, old, new)
@@ -240,35 +282,76 @@ class LivePipeline(Worker):
         except Exception as exc:
             self._status("error", f"effect {s.effect!r} failed: {exc}")
             effect = create_effect("none")
-        return FrameProcessor(seg, Refiner(s.refine), effect, tracker=make_tracker(s), every=s.every)
+        return FrameProcessor(
+            seg, Refiner(s.refine), effect, tracker=make_tracker(s), every=s.every, crop=make_crop(s, seg.spec)
+        )
 
     def _load_segmenter(self, s: ProcessingSettings) -> tuple[Segmenter | None, ProcessingSettings]:
-        """Open the requested model/backend; on failure fall back to the CPU backend, then to the last model."""
+        """Open the requested model/backend; on failure fall back to the CPU backend, then to the running model
+        (or, when none runs yet, to ``fallback_model``). One status says what runs; ``details`` every error."""
         old = self._active
-        attempts = [s, replace(s, backend="cpu")]
-        if old is not None and old.model != s.model:
-            attempts.append(replace(s, model=old.model, backend="cpu"))
-        errors: list[str] = []
-        for attempt in attempts:
-            if attempt.model == s.model and attempt.backend == s.backend and attempt is not s:
-                continue  # ``cpu`` was asked for: no second try of the same thing
+        errors: list[tuple[ProcessingSettings, Exception]] = []
+        seg, used = self._open_first(s, errors)
+        if seg is not None:
+            if errors:
+                message = f"{short_error(errors[0][1])} - fell back to {self.backend_text}"
+                self._status("warning", message, _details(errors))
+            else:
+                self._status("info", f"model {seg.spec.name} on {self.backend_text}")
+            return seg, used
+        label = _model_label(s.model)
+        reason = short_error(errors[-1][1])
+        if reason.startswith(f"{label} "):  # "x.onnx is not an ONNX model": say it once
+            failed = f"model {reason}"
+        else:
+            failed = f"model {label} could not be loaded: {reason}"
+        if self._proc is not None and old is not None:
+            self.model_text = old.model
+            self._status("error", f"{failed} - still running {_model_label(old.model)}", _details(errors), s.model)
+            return self._proc.segmenter, replace(s, model=old.model, backend=old.backend)
+        fallback = resolve_auto(self.fallback_model, self._size_wh or (1, 1)) if self.fallback_model else None
+        if fallback is not None and fallback != s.model:
+            seg, used = self._open_first(replace(s, model=fallback), errors)
+            if seg is not None:
+                self._status("error", f"{failed} - running {fallback} instead", _details(errors), s.model)
+                return seg, used
+        self.backend_text, self.model_text = "no model loaded", ""
+        self._status("error", f"{failed} - showing the video unprocessed", _details(errors), s.model)
+        return None, s
+
+    def _open_first(
+        self, s: ProcessingSettings, errors: list[tuple[ProcessingSettings, Exception]]
+    ) -> tuple[Segmenter | None, ProcessingSettings]:
+        """``s``, else ``s`` on the CPU backend: the first that opens (its errors appended to ``errors``)."""
+        for attempt in (s,) if s.backend == "cpu" else (s, replace(s, backend="cpu")):
             try:
                 seg = self._open_segmenter(attempt)
             except Exception as exc:
-                errors.append(f"{attempt.model} on {attempt.backend}: {exc}")
+                errors.append((attempt, exc))
                 continue
-            self.backend_text = backend_summary(seg)
-            if errors:
-                self._status("warning", "; ".join(errors) + f" - fell back to {self.backend_text}")
-            else:
-                self._status("info", f"model {seg.spec.name} on {self.backend_text}")
+            self.backend_text, self.model_text = backend_summary(seg), attempt.model
             return seg, attempt
-        if self._proc is not None and old is not None:
-            self._status("error", "; ".join(errors) + f" - keeping {old.model}")
-            return self._proc.segmenter, replace(s, model=old.model, backend=old.backend)
-        self.backend_text = "no model loaded"
-        self._status("error", "; ".join(errors) + " - showing the camera unprocessed")
         return None, s
+
+
+_PARENTHESES = re.compile(r"\s*\([^()]*\)")
+
+
+def short_error(exc: BaseException, limit: int = 110) -> str:
+    """One short line for the user: the message's first line without parenthesised internals (protobuf's
+    "Wire format was corrupt", exception type names), paths shortened to file names, cut at ``limit``."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = _PARENTHESES.sub("", text)
+    text = re.sub(r"(?:[\w.~-]*/)+([\w.-]+)", r"\1", text)  # /a/b/model.onnx -> model.onnx
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "..."
+
+
+def _model_label(model: str) -> str:
+    return model.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _details(errors: list[tuple[ProcessingSettings, Exception]]) -> str:
+    return "\n".join(f"{s.model} on the {s.backend} backend: {exc}" for s, exc in errors)
 
 
 def backend_summary(seg: Segmenter) -> str:
@@ -276,4 +359,4 @@ def backend_summary(seg: Segmenter) -> str:
     return f"{seg.backend.description}: {seg.choice.reason}"
 
 
-__all__ = ["LivePipeline", "LiveResult", "LiveStatus", "backend_summary"]
+__all__ = ["LivePipeline", "LiveResult", "LiveStatus", "backend_summary", "short_error"]

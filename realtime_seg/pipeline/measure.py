@@ -2,21 +2,43 @@
 
 It runs the same capture thread and processing thread as the app, without Qt, and reports capture FPS,
 processing FPS, capture-to-output latency (median, p90), the most frames ever queued and the frames dropped.
+
+Only scalars are kept per frame (the latency and the stage timings, as float64 arrays): never the output
+image or the mask, so memory stays flat however long it runs (``tools/soak.py`` checks that).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureThread
+from realtime_seg.models.registry import resolve_auto
 from realtime_seg.pipeline.live import LivePipeline, LiveResult, LiveStatus
 from realtime_seg.pipeline.settings import ProcessingSettings
+
+
+class _Scalars:
+    """Per-frame latency and stage timings as compact float arrays (8 bytes a value); nothing else."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.frames = 0
+        self.latency_ms = array("d")
+        self.stage_ms: dict[str, array[float]] = {}
+
+    def add(self, r: LiveResult) -> None:
+        with self.lock:
+            self.frames += 1
+            self.latency_ms.append(r.latency_ms)
+            for k, v in r.timings_ms.items():
+                self.stage_ms.setdefault(k, array("d")).append(float(v))
 
 
 @dataclass(frozen=True)
@@ -55,22 +77,31 @@ class LiveStats:
         ]
 
 
-def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *, warmup_s: float = 1.0) -> LiveStats:
-    """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``."""
+def measure_live(
+    source: Source,
+    settings: ProcessingSettings,
+    seconds: float,
+    *,
+    warmup_s: float = 1.0,
+    measuring_started: threading.Event | None = None,
+) -> LiveStats:
+    """Open ``source``, load the model, then stream for ``warmup_s + seconds`` and measure the last ``seconds``.
+
+    ``measuring_started`` (optional) is set when the measured window begins (the model is loaded and frames flow).
+    """
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
-    results: list[LiveResult] = []
+    kept = _Scalars()
     statuses: list[LiveStatus] = []
-    lock = threading.Lock()
     measuring = threading.Event()
 
     def on_result(r: LiveResult) -> None:
         if measuring.is_set():
-            with lock:
-                results.append(r)
+            kept.add(r)  # scalars only: the result (image, mask) is dropped here
 
     slot = LatestFrameSlot()
     source.open()
+    settings = replace(settings, model=resolve_auto(settings.model, source.size_wh))  # loaded before the clock
     capture = CaptureThread(source, slot)
     live = LivePipeline(slot, settings, on_result=on_result, on_status=statuses.append, capture_fps=lambda: capture.fps)
     live.start()
@@ -81,6 +112,8 @@ def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *
         f0, d0 = capture.frames, slot.dropped
         slot.max_pending = 0
         measuring.set()
+        if measuring_started is not None:
+            measuring_started.set()
         t0 = time.monotonic()
         time.sleep(seconds)
         measuring.clear()
@@ -89,11 +122,10 @@ def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *
     finally:
         live.stop()
         capture.stop()
-    with lock:
-        got = list(results)
-    lat = np.array([r.latency_ms for r in got]) if got else np.array([np.nan])
-    stage_names = sorted({k for r in got for k in r.timings_ms})
-    stages = {k: float(np.median([r.timings_ms[k] for r in got if k in r.timings_ms])) for k in stage_names}
+    with kept.lock:
+        n = kept.frames
+        lat = np.frombuffer(kept.latency_ms, np.float64).copy() if n else np.array([np.nan])
+        stages = {k: float(np.median(np.frombuffer(v, np.float64))) for k, v in sorted(kept.stage_ms.items())}
     return LiveStats(
         seconds=elapsed,
         source=source.name,
@@ -101,9 +133,9 @@ def measure_live(source: Source, settings: ProcessingSettings, seconds: float, *
         source_fps=source.fps,
         backend=live.backend_text,
         frames_captured=f1 - f0,
-        frames_processed=len(got),
+        frames_processed=n,
         capture_fps=(f1 - f0) / elapsed,
-        processing_fps=len(got) / elapsed,
+        processing_fps=n / elapsed,
         latency_median_ms=float(np.median(lat)),
         latency_p90_ms=float(np.percentile(lat, 90)),
         latency_max_ms=float(np.max(lat)),

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from realtime_seg.crop import PersonCrop
 from realtime_seg.effects.base import Effect
 from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.postprocess.types import MaskFrame
@@ -38,6 +39,7 @@ class Processed:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     reused_mask: bool = False
     tracked: bool = False  #: a tracker ran: ``mask.regions`` holds the tracked regions
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -50,6 +52,7 @@ class Segmented:
     seg: SegResult
     reused: bool
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    crop: str = ""  #: "" without a crop stage, else "window" or "whole frame" (how the model saw this frame)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -82,11 +85,13 @@ class FrameProcessor:
         tracker: Tracker | None = None,
         every: int = 1,
         owns_segmenter: bool = False,
+        crop: PersonCrop | None = None,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         self.segmenter, self.refiner, self.effect, self.tracker, self.every = segmenter, refiner, effect, tracker, every
         self.owns_segmenter = owns_segmenter
+        self.crop = crop
         self._last_seg: SegResult | None = None
 
     def close(self) -> None:
@@ -103,6 +108,8 @@ class FrameProcessor:
     def reset(self) -> None:
         self._last_seg = None
         self.refiner.reset()
+        if self.crop is not None:
+            self.crop.reset()
         if self.tracker is not None:
             self.tracker.reset()
 
@@ -117,10 +124,15 @@ class FrameProcessor:
             seg = self._last_seg
         else:
             reuse = False
-            seg = self.segmenter.segment(frame, index)
+            seg = (
+                self.segmenter.segment(frame, index)
+                if self.crop is None
+                else self.crop.segment(self.segmenter, frame, index)
+            )
             timings.update(seg.timings_ms)
             self._last_seg = seg
-        return Segmented(seg, reuse, timings)
+        crop = "" if self.crop is None else ("window" if self.crop.last_cropped else "whole frame")
+        return Segmented(seg, reuse, timings, crop)
 
     def finish_step(self, frame: np.ndarray, index: int, t: float, segmented: Segmented) -> Processed:
         """Second half of :meth:`process`: refine, track, apply the effect."""
@@ -137,7 +149,7 @@ class FrameProcessor:
             t1 = t1b
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
-        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None)
+        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None, segmented.crop)
 
 
 def close_effect(effect: Effect) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from realtime_seg.backends.onnxruntime import DEFAULT_THREADS
 from realtime_seg.backends.select import BACKEND_NAMES
+from realtime_seg.crop import CROP_MODES
 from realtime_seg.effects import Effect, create_effect, split_effect_name
 from realtime_seg.errors import SettingsError, UnknownNameError
 from realtime_seg.models.registry import DEFAULT_MODEL
@@ -44,6 +45,8 @@ class ProcessingSettings:
     - ``refine``: the mask refinement; ``every``: compute the mask every N frames and reuse it in between.
     - ``outlines``: track regions even when no effect draws them (for an outlines file). A tracker runs
       when this is on or the effect includes ``outline`` (:attr:`tracks`).
+    - ``crop``: ``auto`` runs models whose spec asks for it on a person-centred crop (:mod:`realtime_seg.crop`);
+      ``off`` always gives the model the whole frame.
     """
 
     model: str = DEFAULT_MODEL
@@ -55,6 +58,7 @@ class ProcessingSettings:
     refine: RefineConfig = field(default_factory=RefineConfig)
     outlines: bool = False
     every: int = 1
+    crop: str = "auto"
 
     def __post_init__(self) -> None:
         if not str(self.model):
@@ -69,6 +73,8 @@ class ProcessingSettings:
         split_effect_name(self.effect)  # UnknownNameError lists the valid names
         if self.every < 1:
             raise SettingsError(f"every must be >= 1, got {self.every}")
+        if self.crop not in CROP_MODES:
+            raise UnknownNameError("crop mode", self.crop, CROP_MODES)
         object.__setattr__(self, "effect_options", MappingProxyType(dict(self.effect_options)))
 
     @property

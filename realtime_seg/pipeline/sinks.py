@@ -8,6 +8,8 @@ Each sink writes under a temporary name and appears under its final name only in
 from __future__ import annotations
 
 import functools
+import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from realtime_seg.io.images import alpha_u8
 from realtime_seg.io.video import Frame, VideoInfo, VideoWriter, check_output_path, write_mask_png
 from realtime_seg.pipeline.processor import Processed
 
+logger = logging.getLogger(__name__)
+
 #: x264 preset: the fastest; ``preset="veryfast"`` gives ~3x smaller files for less speed (docs/benchmarks.md)
 DEFAULT_PRESET = "ultrafast"
 DEFAULT_CODEC = "libx264"
@@ -29,7 +33,12 @@ DEFAULT_CRF = 23
 class VideoOutputs:
     """What a video run writes; at least one of ``video`` (the composited frames), ``alpha`` (a grey alpha
     video), ``masks`` (a folder of ``000000.png`` alpha frames) or ``outlines`` (JSON Lines) is needed.
-    ``codec``, ``crf`` and ``preset`` apply to the two videos."""
+    ``codec``, ``crf`` and ``preset`` apply to the two videos.
+
+    ``overwrite``: an output file that exists already, or a ``masks`` folder that holds files, is an error
+    (:class:`OutputError`, before any work) unless this is true; then existing files are replaced when the
+    new ones are complete, and the numbered frames (``000123.png``) already in ``masks`` are removed before
+    the first frame, so the folder never mixes two runs."""
 
     video: Path | None = None
     alpha: Path | None = None
@@ -38,6 +47,7 @@ class VideoOutputs:
     codec: str = DEFAULT_CODEC
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         for name in ("video", "alpha", "masks", "outlines"):
@@ -72,6 +82,21 @@ class VideoOutputs:
                 raise OutputError(f"--masks-out folder's parent does not exist: {self.masks.parent}")
             if self.masks.exists() and not self.masks.is_dir():
                 raise OutputError(f"--masks-out is a file, expected a folder: {self.masks}")
+        if not self.overwrite:
+            self._refuse_existing()
+
+    def _refuse_existing(self) -> None:
+        for path, kind in self.files:
+            if path.exists():
+                raise OutputError(f"{kind} {path} exists already; give --overwrite (-y) to replace it")
+        if self.masks is not None and self.masks.is_dir():
+            entries = sorted(p.name for p in self.masks.iterdir())
+            if entries:
+                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+                raise OutputError(
+                    f"--masks-out folder {self.masks} is not empty ({len(entries)} files: {shown}); give --overwrite "
+                    "(-y) to replace its numbered frames, or choose an empty folder"
+                )
 
 
 class FrameSink(ABC):
@@ -163,10 +188,29 @@ class OutlinesSink(FrameSink):
 
     def abort(self) -> Path | None:
         if self.keep_partial and self.written:
-            self.kept_partial = Path(self.writer.close())
-            return self.kept_partial
+            try:
+                self.kept_partial = Path(self.writer.close())
+                return self.kept_partial
+            except OutputError as exc:  # the error itself (a full disk, ...) is what the user is told about
+                logger.info("could not keep the partial outlines: %s", exc)
         self.writer.abort()
         return None
+
+
+_NUMBERED_FRAME = re.compile(r"\d{6,}\.png")
+
+
+def remove_numbered_frames(folder: Path) -> int:
+    """Remove ``folder/000000.png``-style frames (a previous run's masks); other files stay. Returns the count."""
+    n = 0
+    for entry in folder.iterdir():
+        if _NUMBERED_FRAME.fullmatch(entry.name) and entry.is_file():
+            try:
+                entry.unlink()
+            except OSError as exc:
+                raise OutputError(f"cannot remove the old mask {entry}: {exc.strerror or exc}") from exc
+            n += 1
+    return n
 
 
 def open_sinks(
@@ -184,6 +228,7 @@ def open_sinks(
         crf=outputs.crf,
         preset=outputs.preset,
         keep_partial=keep_partial,
+        overwrite=outputs.overwrite,
     )
     sinks: list[FrameSink] = []
     try:
@@ -196,11 +241,16 @@ def open_sinks(
                 outputs.masks.mkdir(exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"cannot create --masks-out folder {outputs.masks}: {exc.strerror}") from exc
+            if outputs.overwrite:
+                stale = remove_numbered_frames(outputs.masks)
+                if stale:
+                    logger.info("removed %d mask frames of an earlier run from %s", stale, outputs.masks)
             sinks.append(MaskPngSink(outputs.masks))
         if outputs.outlines is not None:
             from realtime_seg.io.outlines import OutlinesWriter
 
-            sinks.append(OutlinesSink(OutlinesWriter(outputs.outlines), keep_partial=keep_partial))
+            lines = OutlinesWriter(outputs.outlines, overwrite=outputs.overwrite)
+            sinks.append(OutlinesSink(lines, keep_partial=keep_partial))
     except BaseException:
         for s in sinks:
             s.abort()
@@ -209,11 +259,21 @@ def open_sinks(
 
 
 def partial_note(sinks: Sequence[FrameSink], written: int | None) -> str:
-    """What was kept of the outputs after a failure, for the error message."""
-    kept = [str(s.kept_partial) for s in sinks if isinstance(s, VideoSink) and s.kept_partial]
+    """What was kept of the outputs after a failure, for the error message (one line)."""
+    videos = [s for s in sinks if isinstance(s, VideoSink)]
+    kept = [str(s.kept_partial) for s in videos if s.kept_partial]
+    lost = [f"{s.writer.path} ({s.writer.keep_error})" for s in videos if s.writer.keep_error]
+    notes = []
     if kept:
-        return f"kept the frames written so far as a playable file: {', '.join(kept)}"
-    if not any(isinstance(s, VideoSink) for s in sinks):
+        notes.append(f"kept the frames written so far as a playable file: {', '.join(kept)}")
+    if lost:
+        notes.append(f"could not keep the partial {', '.join(lost)}")
+    lines = [str(s.kept_partial) for s in sinks if isinstance(s, OutlinesSink) and s.kept_partial]
+    if lines:
+        notes.append(f"kept the outlines of those frames: {', '.join(lines)}")
+    if notes:
+        return "; ".join(notes)
+    if not videos:
         return "mask PNGs written so far are kept"
     hint = f" (--keep-partial keeps the {written} frames before the error)" if written else ""
     return f"no output video was written{hint}"

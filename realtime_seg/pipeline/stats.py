@@ -78,6 +78,7 @@ class RunStats:
     cpu_s: float = 0.0  #: CPU time of the whole process (all threads, FFmpeg's included) during the run
     outputs: tuple[Path, ...] = ()  #: the files (and mask folder) written, under their final names
     model: str = ""  #: the model and backend that ran, and why that backend
+    crop: str = ""  #: how the person-centred crop ran ("off", or how often it cropped and ran the whole frame)
 
     def __post_init__(self) -> None:
         if self.frames < 0 or self.wall_s < 0:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.sources import Source
 from realtime_seg.capture.thread import CaptureEvent, CaptureThread
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.live import LivePipeline, LiveResult
 from realtime_seg.pipeline.settings import ProcessingSettings
 
@@ -28,7 +30,11 @@ class PipelineBridge(QObject):
     statusChanged = pyqtSignal(object)  # noqa: N815 - LiveStatus
     captureChanged = pyqtSignal(object)  # noqa: N815 - CaptureEvent
 
-    def __init__(self, settings: ProcessingSettings, parent: QObject | None = None) -> None:
+    def __init__(
+        self, settings: ProcessingSettings, parent: QObject | None = None, *, fallback_model: str | None = AUTO_MODEL
+    ) -> None:
+        """``fallback_model``: what runs when ``settings.model`` fails to load at start (a saved model that broke
+        since); ``None`` shows the video unprocessed instead (a model named on the command line)."""
         super().__init__(parent)
         self.slot = LatestFrameSlot()
         self.capture: CaptureThread | None = None
@@ -36,12 +42,14 @@ class PipelineBridge(QObject):
         self._lock = threading.Lock()
         self._latest: LiveResult | None = None
         self._signalled = False
+        self.taps: list[Callable[[LiveResult], None]] = []  # also called with each result, in the processing thread
         self.live = LivePipeline(
             self.slot,
             settings,
             on_result=self._on_result,
             on_status=self.statusChanged.emit,
             capture_fps=lambda: self.capture.fps if self.capture is not None else 0.0,
+            fallback_model=fallback_model,
         )
 
     def start(self) -> None:
@@ -50,6 +58,11 @@ class PipelineBridge(QObject):
 
     # called in the processing thread
     def _on_result(self, result: LiveResult) -> None:
+        for tap in list(self.taps):
+            try:
+                tap(result)
+            except Exception:
+                logger.exception("result tap failed")
         with self._lock:
             self._latest = result
             if self._signalled:

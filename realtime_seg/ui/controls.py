@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from realtime_seg.effects import effect_names
-from realtime_seg.models.registry import DEFAULT_MODEL
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.settings import (
     DEFAULT_BLUR_STRENGTH,
     DEFAULT_EFFECT,
@@ -48,8 +48,9 @@ class PanelValues:
     threshold_on: bool = False
     threshold: float = 0.5
     edge: bool = _REFINE.edge_refine
-    model: str = DEFAULT_MODEL
+    model: str = AUTO_MODEL
     backend: str = "auto"
+    crop: str = "auto"
 
     def __post_init__(self) -> None:
         if not 1 <= self.blur_strength <= 100:
@@ -92,4 +93,5 @@ class PanelValues:
             effect=effect,
             effect_options=options,
             refine=refine,
+            crop=self.crop,
         )

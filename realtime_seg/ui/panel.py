@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
 
 from realtime_seg.backends.select import BACKEND_NAMES
 from realtime_seg.capture.sources import CameraInfo
-from realtime_seg.models.registry import builtin_names
+from realtime_seg.models.registry import AUTO_MODEL, builtin_names
 from realtime_seg.ui.controls import PanelValues
 
 OPEN_FILE = "Open file..."
@@ -38,6 +38,27 @@ def _slider(lo: int, hi: int) -> QSlider:
     return s
 
 
+def _with_value(slider: QSlider, fmt: str = "{}") -> QWidget:
+    """The slider with a label after it that shows its value."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    label = QLabel(fmt.format(slider.value()))
+    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("100%") + 4)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    slider.valueChanged.connect(lambda v: label.setText(fmt.format(v)))
+    row.addWidget(slider, 1)
+    row.addWidget(label)
+    return box
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    """A form that puts a row's field under its label when the panel is narrow."""
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
+
+
 class ControlPanel(QWidget):
     """Emits ``changed`` when an effect/refinement/model setting changes and ``sourceSelected(int | str)``
     when the user picks a camera index or a file."""
@@ -47,15 +68,16 @@ class ControlPanel(QWidget):
 
     def __init__(self, effects: tuple[str, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumWidth(270)
+        self.setMinimumWidth(200)
         self._loading = False
         self._background = ""
         self._color = QColor("#00b140")
+        self._model = AUTO_MODEL  # the model chosen (restored when "Open model..." is cancelled)
         layout = QVBoxLayout(self)
 
         # source
         box = QGroupBox("Source")
-        form = QFormLayout(box)
+        form = _form(box)
         self.source_combo = QComboBox()
         self.source_combo.activated.connect(self._source_activated)
         form.addRow(self.source_combo)
@@ -66,12 +88,14 @@ class ControlPanel(QWidget):
 
         # effect
         box = QGroupBox("Effect")
-        form = QFormLayout(box)
+        form = _form(box)
         self.effect_combo = QComboBox()
         self.effect_combo.addItems(effects)
         form.addRow("Effect", self.effect_combo)
         self.blur_slider = _slider(1, 100)
-        form.addRow("Blur strength", self.blur_slider)
+        blur = _with_value(self.blur_slider)
+        self.blur_value = blur.findChild(QLabel)
+        form.addRow("Blur strength", blur)
         row = QHBoxLayout()
         self.background_button = QPushButton("Background...")
         self.background_button.clicked.connect(self._pick_background)
@@ -87,30 +111,42 @@ class ControlPanel(QWidget):
         self.color_button.clicked.connect(self._pick_color)
         form.addRow("Colour", self.color_button)
         self.alpha_slider = _slider(5, 100)
-        form.addRow("Overlay alpha", self.alpha_slider)
+        form.addRow("Overlay alpha", _with_value(self.alpha_slider, "{}%"))
         self.outlines_check = QCheckBox("Region outlines")
         form.addRow(self.outlines_check)
         layout.addWidget(box)
 
         # refinement
         box = QGroupBox("Refinement")
-        form = QFormLayout(box)
+        form = _form(box)
         self.smoothing_slider = _slider(0, 95)
-        form.addRow("Smoothing", self.smoothing_slider)
+        form.addRow("Smoothing", _with_value(self.smoothing_slider, "{}%"))
         self.threshold_check = QCheckBox("Hard edge at")
         self.threshold_slider = _slider(5, 95)
-        form.addRow(self.threshold_check, self.threshold_slider)
+        form.addRow(self.threshold_check, _with_value(self.threshold_slider, "{}%"))
         self.edge_check = QCheckBox("Edge refinement")
         form.addRow(self.edge_check)
         layout.addWidget(box)
 
         # model
         box = QGroupBox("Model")
-        form = QFormLayout(box)
+        form = _form(box)
         self.model_combo = QComboBox()
+        self.model_combo.addItem(AUTO_MODEL)
+        auto_tip = "picks selfie-landscape for landscape video, selfie for portrait or square video"
+        self.model_combo.setItemData(0, auto_tip, Qt.ItemDataRole.ToolTipRole)
         self.model_combo.addItems(builtin_names())
         self.model_combo.addItem(OPEN_MODEL)
         form.addRow("Model", self.model_combo)
+        self.model_label = QLabel("Running: loading...")
+        self.model_label.setWordWrap(True)
+        form.addRow(self.model_label)
+        self.crop_check = QCheckBox("Person crop")
+        self.crop_check.setToolTip(
+            "The selfie models run on a window around the people found in the previous frame: much better masks "
+            "of people far from the camera (the whole frame is still checked about once a second)"
+        )
+        form.addRow(self.crop_check)
         self.backend_combo = QComboBox()
         self.backend_combo.addItems(BACKEND_NAMES)
         form.addRow("Backend", self.backend_combo)
@@ -121,15 +157,12 @@ class ControlPanel(QWidget):
         layout.addWidget(box)
         layout.addStretch(1)
 
-        self.help_button = QPushButton("Keys (F1)")
-        layout.addWidget(self.help_button)
-
         for combo in (self.effect_combo, self.backend_combo):
             combo.currentIndexChanged.connect(self._emit)
         self.model_combo.activated.connect(self._model_activated)
         for s in (self.blur_slider, self.alpha_slider, self.smoothing_slider, self.threshold_slider):
             s.valueChanged.connect(self._emit)
-        for c in (self.outlines_check, self.threshold_check, self.edge_check):
+        for c in (self.outlines_check, self.threshold_check, self.edge_check, self.crop_check):
             c.toggled.connect(self._emit)
         self.set_values(PanelValues())
 
@@ -148,6 +181,7 @@ class ControlPanel(QWidget):
             edge=self.edge_check.isChecked(),
             model=self.model_combo.currentText(),
             backend=self.backend_combo.currentText(),
+            crop="auto" if self.crop_check.isChecked() else "off",
         )
 
     def set_values(self, v: PanelValues) -> None:
@@ -166,6 +200,7 @@ class ControlPanel(QWidget):
             self.threshold_slider.setValue(round(v.threshold * 100))
             self.edge_check.setChecked(v.edge)
             self.set_model(v.model)
+            self.crop_check.setChecked(v.crop == "auto")
             if self.backend_combo.findText(v.backend) >= 0:
                 self.backend_combo.setCurrentText(v.backend)
         finally:
@@ -183,6 +218,30 @@ class ControlPanel(QWidget):
         if self.model_combo.findText(model) < 0:
             self.model_combo.insertItem(self.model_combo.count() - 1, model)
         self.model_combo.setCurrentText(model)
+        self._model = model
+
+    def replace_model(self, failed: str, model: str) -> None:
+        """``failed`` could not be loaded: drop it from the list (if it is a file) and show ``model``, without
+        emitting ``changed`` (``model`` already runs)."""
+        self._loading = True
+        try:
+            self.set_model(model)
+            i = self.model_combo.findText(failed)
+            if i >= 0 and failed not in (AUTO_MODEL, *builtin_names()):
+                self.model_combo.removeItem(i)
+        finally:
+            self._loading = False
+
+    def set_running_model(self, model: str, requested: str) -> None:
+        """Say which model runs (what ``auto`` chose); ``model`` "" when none does."""
+        if not model:
+            text = "Running: no model (video unprocessed)"
+        elif requested == AUTO_MODEL:
+            text = f"Running: {model} (chosen by auto for this video's shape)"
+        else:
+            text = f"Running: {Path(model).name}"
+        self.model_label.setText(text)
+        self.model_label.setToolTip(model)
 
     def set_background(self, path: str) -> None:
         self._background = path
@@ -193,6 +252,8 @@ class ControlPanel(QWidget):
     def set_cameras(self, cameras: list[CameraInfo], current: str) -> None:
         """List the cameras (name and resolution) plus "Open file..."; ``current`` names the active source."""
         self.source_combo.clear()
+        if not current:
+            self.source_combo.addItem("(no video)", None)
         for cam in cameras:
             self.source_combo.addItem(cam.label, cam.index)
         if current and all(cam.label != current for cam in cameras):
@@ -216,6 +277,7 @@ class ControlPanel(QWidget):
         for w in (self.background_button, self.background_clear, self.background_label):
             w.setEnabled(e == "replace")
         self.color_button.setEnabled(e in ("replace", "overlay"))
+        self._style_color_button()
         self.alpha_slider.setEnabled(e == "overlay")
         self.threshold_slider.setEnabled(self.threshold_check.isChecked())
 
@@ -235,12 +297,10 @@ class ControlPanel(QWidget):
             )
             self._loading = True
             try:
-                if path:
-                    self.set_model(path)
-                else:
-                    self.model_combo.setCurrentIndex(0)
+                self.set_model(path or self._model)  # cancelled: the model chosen before
             finally:
                 self._loading = False
+        self._model = self.model_combo.currentText()
         self._emit()
 
     def _pick_background(self) -> None:
@@ -257,6 +317,18 @@ class ControlPanel(QWidget):
     def _set_color(self, c: QColor) -> None:
         self._color = c
         self.color_button.setText(c.name())
-        self.color_button.setStyleSheet(
-            f"background-color: {c.name()}; color: {'black' if c.lightness() > 128 else 'white'}"
-        )
+        self._style_color_button()
+
+    def _style_color_button(self) -> None:
+        """The chosen colour as the button's fill while the effect uses it; a plain, greyed button otherwise."""
+        c = self._color
+        if self.color_button.isEnabled():
+            text = "black" if c.lightness() > 128 else "white"
+            self.color_button.setStyleSheet(  # a border makes Qt fill flat: the swatch is the colour itself
+                f"QPushButton {{ background-color: {c.name()}; color: {text}; border: 1px solid #606060; "
+                "border-radius: 3px; padding: 4px; }"
+            )
+            self.color_button.setToolTip("the colour of the overlay or the replaced background")
+        else:
+            self.color_button.setStyleSheet("")
+            self.color_button.setToolTip("used by the replace and overlay effects")

@@ -1,11 +1,16 @@
-"""The video view: the newest output frame, scaled with its aspect ratio kept, plus the HUD and messages."""
+"""The video view: the newest output frame, scaled with its aspect ratio kept, plus the HUD and messages;
+and the message bar above it (one short line, the full text behind "Details...")."""
 
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
-from PyQt6.QtWidgets import QSizePolicy, QWidget
+from PyQt6.QtCore import QRectF, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QResizeEvent
+from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QWidget
+
+#: the HUD's text height as a fraction of the view's height, and its limits in pixels
+HUD_TEXT_FRACTION = 1 / 36
+HUD_PIXELS_MIN, HUD_PIXELS_MAX = 9, 18
 
 
 def bgr_to_qimage(frame: np.ndarray) -> QImage:
@@ -55,6 +60,10 @@ class VideoView(QWidget):
         self.hud_lines = lines
         self.update()
 
+    def hud_pixel_size(self) -> int:
+        """The HUD's font size: it scales with the view, so it never covers a small view."""
+        return int(min(HUD_PIXELS_MAX, max(HUD_PIXELS_MIN, self.height() * HUD_TEXT_FRACTION)))
+
     def set_message(self, text: str, *, error: bool = False) -> None:
         self.message, self.message_is_error = text, error
         self.update()
@@ -67,11 +76,11 @@ class VideoView(QWidget):
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
                 p.drawImage(fit_rect((self._image.width(), self._image.height()), QRectF(self.rect())), self._image)
             font = QFont(self.font())
-            font.setPointSizeF(max(9.0, font.pointSizeF()))
+            font.setPixelSize(self.hud_pixel_size())
             p.setFont(font)
             fm = p.fontMetrics()
             if self.show_hud and self.hud_lines:
-                pad, lh = 6, fm.height()
+                pad, lh = max(3, fm.height() // 3), fm.height()
                 w = max(fm.horizontalAdvance(t) for t in self.hud_lines) + 2 * pad
                 box = QRectF(8, 8, w, lh * len(self.hud_lines) + 2 * pad)
                 p.fillRect(box, QColor(0, 0, 0, 150))
@@ -94,3 +103,76 @@ class VideoView(QWidget):
                 p.drawText(box.adjusted(pad, pad, -pad, -pad), int(flags.value), self.message)
         finally:
             p.end()
+
+
+class MessageBar(QFrame):
+    """One short line above the video, with "Details..." (the full text) and a close button. It stays until
+    the user closes it or the window clears it because the situation changed (``dismissed`` on close)."""
+
+    dismissed = pyqtSignal()
+
+    _STYLE = {
+        "error": "background: #8c1d1d; color: white;",
+        "warning": "background: #7a5a00; color: white;",
+        "info": "background: #2b3a4a; color: white;",
+    }
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.level = "info"
+        self.text = ""
+        self.details = ""
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 3, 3, 3)
+        self.label = QLabel("")
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.label, 1)
+        self.details_button = QPushButton("Details...")
+        self.details_button.clicked.connect(self.show_details)
+        row.addWidget(self.details_button)
+        self.close_button = QPushButton("\u2715")
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setFixedWidth(self.close_button.sizeHint().height())
+        self.close_button.clicked.connect(self._dismiss)
+        row.addWidget(self.close_button)
+        self.details_box: QMessageBox | None = None
+        self.hide()
+
+    def show_message(self, text: str, details: str = "", level: str = "error") -> None:
+        self.level, self.text, self.details = level, text, details
+        self.setStyleSheet(  # scoped to the bar's own label: the details box must keep the normal look
+            f"MessageBar {{ {self._STYLE.get(level, self._STYLE['info'])} }} MessageBar > QLabel {{ color: white; }}"
+        )
+        self.label.setToolTip(details or text)
+        self._elide()
+        self.show()
+
+    def clear(self) -> None:
+        self.text = self.details = ""
+        self.hide()
+
+    def show_details(self) -> None:
+        box = QMessageBox(self.window())
+        box.setIcon(QMessageBox.Icon.Critical if self.level == "error" else QMessageBox.Icon.Warning)
+        box.setWindowTitle("realtime-seg: details")
+        box.setText(self.text)
+        if self.details and self.details != self.text:
+            box.setDetailedText(self.details)
+            box.setInformativeText("Show Details... for the full text.")
+        box.open()
+        self.details_box = box
+
+    def _dismiss(self) -> None:
+        self.clear()
+        self.dismissed.emit()
+
+    def _elide(self) -> None:
+        fm = self.label.fontMetrics()
+        shown = fm.elidedText(self.text, Qt.TextElideMode.ElideRight, max(40, self.label.width()))
+        self.label.setText(shown)
+        self.details_button.setVisible((bool(self.details) and self.details != self.text) or shown != self.text)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()

@@ -1,15 +1,23 @@
-"""The main window: video view + side panel, HUD, snapshot/record, hotkeys, faults, persisted settings."""
+"""The main window: video view + side panel, HUD, snapshot/record, hotkeys, faults, persisted settings.
+
+Messages: a problem the user should act on (a model that failed, a backend that fell back) shows as one short
+line in the message bar above the video, with the full text behind "Details..."; it stays until the user
+closes it or the situation it describes changes (another source, a model that loads). The status bar only
+shows passing confirmations, each for a few seconds.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QFileDialog,
@@ -30,15 +38,23 @@ from realtime_seg.capture.sources import CameraInfo, CameraSource, FileSource, S
 from realtime_seg.capture.thread import CaptureEvent, CaptureState
 from realtime_seg.errors import CaptureError, RealtimeSegError
 from realtime_seg.io.images import write_image_atomic
-from realtime_seg.pipeline.live import LiveResult, LiveStatus
+from realtime_seg.models.registry import AUTO_MODEL
+from realtime_seg.pipeline.live import LiveResult, LiveStatus, short_error
 from realtime_seg.pipeline.recorder import Recorder
 from realtime_seg.pipeline.settings import DEFAULT_THREADS
+from realtime_seg.pipeline.vcam import VcamConfig
 from realtime_seg.ui.bridge import PipelineBridge
 from realtime_seg.ui.controls import EFFECT_ORDER, PanelValues, available_effects
 from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel
-from realtime_seg.ui.view import VideoView
+from realtime_seg.ui.vcam_controls import VcamControl
+from realtime_seg.ui.view import MessageBar, VideoView
 
 logger = logging.getLogger(__name__)
+
+#: how long the status bar shows a passing confirmation (ms)
+STATUS_MS = 5000
+#: the HUD shows rates only after this long of steady streaming (the first frames come in a burst)
+WARMUP_S = 1.0
 
 HOTKEYS: tuple[tuple[str, str], ...] = (
     ("Space", "pause / resume"),
@@ -47,6 +63,8 @@ HOTKEYS: tuple[tuple[str, str], ...] = (
     ("F", "full screen on / off"),
     ("1-6", "effects: " + ", ".join(f"{i} {n}" for i, n in enumerate(EFFECT_ORDER, 1))),
     ("H", "heads-up display on / off"),
+    ("P", "side panel on / off (or drag the divider)"),
+    ("V", "virtual camera on / off (for video calls)"),
     ("F1", "this help"),
     ("Q", "quit"),
 )
@@ -61,27 +79,32 @@ class AppOptions:
     model: str | None = None
     backend: str | None = None
     effect: str | None = None
+    crop: str | None = None
     threads: int = DEFAULT_THREADS
     output_dir: Path | None = None
     camera_size_wh: tuple[int, int] = (1280, 720)
+    virtual_camera: VcamConfig | None = None  # start with the virtual camera on (``live --preview``)
 
     def __post_init__(self) -> None:
         if self.camera is not None and self.input is not None:
             raise ValueError("give a camera or an input file, not both")
 
 
-class NoCameraPage(QWidget):
-    """Shown when no source could be opened: says why, offers to open a file or try the camera again."""
+class SourceErrorPage(QWidget):
+    """Shown instead of the video when no source could be opened: what failed and why, "Open a video file..."
+    and a retry of the same source (the camera, or the same file: never a camera the user did not ask for)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        self.title = QLabel("<h2>No camera found</h2>")
+        self.title = QLabel("")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.title)
         layout.addWidget(self.detail)
         row = QHBoxLayout()
@@ -93,6 +116,22 @@ class NoCameraPage(QWidget):
         row.addStretch(1)
         layout.addLayout(row)
         layout.addStretch(1)
+
+    def show_problem(self, title: str, detail: str, retry: str) -> None:
+        self.title.setText(f"<h2>{html.escape(title)}</h2>")
+        self.detail.setText(detail)
+        self.retry_button.setText(retry)
+
+
+def file_problem(path: Path, exc: Exception) -> tuple[str, str]:
+    """Title and explanation for a video file that cannot be played."""
+    if not path.exists():
+        return f"Cannot find {path.name}", f"The file {path} does not exist."
+    if path.is_dir():
+        return f"Cannot play {path.name}", f"{path} is a folder, not a video file."
+    why = re.search(r"\(([^()]+)\)\s*$", str(exc))  # FFmpeg's own words, e.g. "Invalid data found ..."
+    reason = why.group(1) if why else short_error(exc).removeprefix(f"cannot play {path.name}: ")
+    return f"Cannot play {path.name}", f"It is not a video that can be played: {reason}.\n{path}"
 
 
 class MainWindow(QMainWindow):
@@ -119,39 +158,71 @@ class MainWindow(QMainWindow):
         self.display_latency_ms = 0.0
         self.last_error = ""
         self._closed = False
+        self._failed: Source | None = None  # the source the error page is about (its retry reopens it)
+        self._model_ok = AUTO_MODEL  # the last model asked for that loaded: the one that may be saved
+        self._warm_since: float | None = None  # when steady streaming (re)started, for the HUD's rates
+        self._panel_width = 0  # the panel's width before it was hidden
 
         self.view = VideoView()
-        self.no_camera = NoCameraPage()
-        self.no_camera.open_button.clicked.connect(self.open_file_dialog)
-        self.no_camera.retry_button.clicked.connect(self.retry_camera)
+        self.message_bar = MessageBar()
+        video_page = QWidget()
+        col = QVBoxLayout(video_page)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.message_bar)
+        col.addWidget(self.view, 1)
+        self.video_page = video_page
+        self.source_page = SourceErrorPage()
+        self.source_page.open_button.clicked.connect(self.open_file_dialog)
+        self.source_page.retry_button.clicked.connect(self.retry_source)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.view)
-        self.stack.addWidget(self.no_camera)
+        self.stack.addWidget(video_page)
+        self.stack.addWidget(self.source_page)
         self.panel = ControlPanel(self.effects)
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.panel.minimumWidth() + 16)
         self.side = scroll
         split = QSplitter()
         split.addWidget(self.stack)
         split.addWidget(scroll)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 0)
-        split.setChildrenCollapsible(False)
+        split.setCollapsible(0, False)
+        split.setCollapsible(1, True)  # dragging the divider to the edge hides the panel
+        split.setHandleWidth(8)
+        split.splitterMoved.connect(lambda *_: self._sync_panel_button())
+        self.splitter = split
         self.setCentralWidget(split)
         self.status = QStatusBar()
         self.setStatusBar(self.status)
+        # always reachable, however small the window or long the panel
+        self.panel_button = QPushButton("Panel (P)")
+        self.panel_button.setCheckable(True)
+        self.panel_button.setChecked(True)
+        self.panel_button.setToolTip("show or hide the side panel (P)")
+        self.panel_button.clicked.connect(self.toggle_panel)
+        self.help_button = QPushButton("Keys (F1)")
+        self.help_button.clicked.connect(self.show_help)
+        self.status.addPermanentWidget(self.panel_button)
+        self.status.addPermanentWidget(self.help_button)
 
         self.panel.set_values(self._initial_values())
-        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self)
+        # a saved model that no longer loads falls back to the default (one message); one named on the command
+        # line does not: the video shows unprocessed, with the reason, as the user asked for that model
+        fallback = None if self.options.model is not None else AUTO_MODEL
+        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self, fallback_model=fallback)
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.start()
         self.panel.changed.connect(self._apply_panel)
         self.panel.sourceSelected.connect(self._on_source_selected)
-        self.panel.help_button.clicked.connect(self.show_help)
+        self.vcam = VcamControl(self, self.bridge, self.qsettings, self.options.virtual_camera)
+        self.vcam.attach(self.panel, self.status)
+        self.vcam.changed.connect(self._update_hud)
         self._install_hotkeys()
 
         geometry = self.qsettings.value("window/geometry")
@@ -159,7 +230,12 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 760)
+        splitter = self.qsettings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+            self._sync_panel_button()
         self._start_initial_source(source)
+        self.vcam.start_if_wanted()
 
     # -- settings --------------------------------------------------------------------------------------
     def _initial_values(self) -> PanelValues:
@@ -178,7 +254,7 @@ class MainWindow(QMainWindow):
             except (TypeError, ValueError):
                 continue
         o = self.options
-        cli: dict[str, Any] = {"effect": o.effect, "model": o.model, "backend": o.backend}
+        cli: dict[str, Any] = {"effect": o.effect, "model": o.model, "backend": o.backend, "crop": o.crop}
         stored.update({k: v for k, v in cli.items() if v is not None})
         try:
             values = dataclasses.replace(defaults, **stored)
@@ -190,14 +266,38 @@ class MainWindow(QMainWindow):
         return values
 
     def save_settings(self) -> None:
+        """Save the panel; the model only as the last one that loaded (never one that failed or is loading)."""
+        values = dataclasses.replace(self.panel.values(), model=self._model_ok)
         for f in dataclasses.fields(PanelValues):
-            self.qsettings.setValue(f"panel/{f.name}", getattr(self.panel.values(), f.name))
+            self.qsettings.setValue(f"panel/{f.name}", getattr(values, f.name))
         self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/splitter", self.splitter.saveState())  # the panel's width, or hidden
         self.qsettings.sync()
 
     def _apply_panel(self) -> None:
         if hasattr(self, "bridge"):
             self.bridge.live.update(self.panel.values().settings(self.options.threads))
+
+    # -- the panel ---------------------------------------------------------------------------------------
+    def panel_visible(self) -> bool:
+        return self.splitter.sizes()[1] > 0 and self.side.isVisible()
+
+    def toggle_panel(self) -> None:
+        """Hide or show the side panel (P, the status bar's button, or the divider dragged to the edge)."""
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        if self.isFullScreen():  # full screen shows the video only
+            return
+        if self.panel_visible():
+            self._panel_width = sizes[1]
+            self.splitter.setSizes([total, 0])
+        else:
+            width = max(self._panel_width, self.side.minimumWidth(), 260)
+            self.splitter.setSizes([max(1, total - width), width])
+        self._sync_panel_button()
+
+    def _sync_panel_button(self) -> None:
+        self.panel_button.setChecked(self.splitter.sizes()[1] > 0)
 
     # -- sources ---------------------------------------------------------------------------------------
     def _start_initial_source(self, source: Source | None) -> None:
@@ -211,18 +311,23 @@ class MainWindow(QMainWindow):
         self.start_source(source)
 
     def start_source(self, source: Source) -> bool:
-        """Open ``source`` and stream from it; on failure show the no-camera page (the app keeps running)."""
+        """Open ``source`` and stream from it; on failure show the error page (the app keeps running)."""
         try:
             source.open()
         except CaptureError as exc:
-            self.show_no_camera(str(exc))
+            self.show_source_error(source, exc)
             return False
+        self._failed = None
         self.bridge.set_source(source)
         self.bridge.live.reset()
+        self.bridge.live.meter.reset()
+        self._warm_since = None
+        self.last_result = None
         if isinstance(source, CameraSource):
             self.qsettings.setValue("source/camera", source.index)
-        self.stack.setCurrentWidget(self.view)
+        self.stack.setCurrentWidget(self.video_page)
         self.view.set_message("")
+        self.status.clearMessage()  # nothing said about the previous source still applies
         self.panel.set_cameras(self.cameras, self._source_label(source))
         w, h = source.size_wh
         self.panel.source_label.setText(f"{source.name}: {w}x{h} @ {source.fps:.0f} fps")
@@ -236,20 +341,36 @@ class MainWindow(QMainWindow):
             return f"{source.index}: camera {source.index}"
         return source.name
 
-    def show_no_camera(self, why: str) -> None:
+    def show_source_error(self, source: Source, exc: Exception) -> None:
+        """The error page for a source that could not be opened: a file names itself and what is wrong."""
         self.bridge.stop_capture()
-        self.no_camera.detail.setText(why)
-        self.stack.setCurrentWidget(self.no_camera)
+        self._failed = source
+        if isinstance(source, FileSource):
+            title, detail = file_problem(source.path, exc)
+            retry = "Try this file again"
+        else:
+            title, detail, retry = "No camera found", str(exc), "Try the camera again"
+        self.source_page.show_problem(title, detail, retry)
+        self.stack.setCurrentWidget(self.source_page)
         self.panel.set_cameras(self.cameras, "")
-        self.status.showMessage(why)
+        self.panel.source_label.setText("")
+        if self.last_result is None:  # nothing ran yet: no model is loaded before the first frame
+            self.panel.model_label.setText("Running: nothing yet (no video)")
+            self.panel.set_backend_text("")
+        self.status.clearMessage()
 
     def open_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Play a video file", "", VIDEO_FILTER)
         if path:
             self.start_source(FileSource(path))
 
-    def retry_camera(self) -> None:
-        index = int(self.qsettings.value("source/camera", 0) or 0)
+    def retry_source(self) -> None:
+        """Reopen what failed: the same file, or the camera (the last one used)."""
+        failed = self._failed
+        if isinstance(failed, FileSource):
+            self.start_source(FileSource(failed.path))
+            return
+        index = failed.index if isinstance(failed, CameraSource) else int(self.qsettings.value("source/camera", 0) or 0)
         self.cameras = list_cameras(probe=True)
         self.start_source(CameraSource(index, *self.options.camera_size_wh))
 
@@ -265,6 +386,8 @@ class MainWindow(QMainWindow):
         if r is None or self._closed:
             return
         self.last_result = r
+        if self._warm_since is None:  # the first frame since a start, a new source or a resume
+            self._warm_since = time.monotonic()
         self.view.set_frame(r.output)
         self.display_latency_ms = (time.monotonic() - r.t_capture) * 1e3
         if self.recorder is not None:
@@ -273,42 +396,62 @@ class MainWindow(QMainWindow):
         self.frameShown.emit()
 
     def _update_hud(self) -> None:
+        """Only figures that are true now: none while paused, "no model" without one, rates after warm-up."""
         r = self.last_result
         if r is None:
             return
-        lines = [
-            f"capture     {r.capture_fps:5.1f} fps",
-            f"processing  {r.processing_fps:5.1f} fps",
-            f"latency     {self.display_latency_ms:5.0f} ms",
-        ]
-        if r.region_count is not None:
-            lines.append(f"regions     {r.region_count:5d}")
         if self.bridge.live.paused:
-            lines.append("PAUSED")
+            lines = ["PAUSED (space resumes)"]
+        else:
+            warm = self._warm_since is not None and time.monotonic() - self._warm_since >= WARMUP_S
+            lines = [f"capture     {r.capture_fps:5.1f} fps" if warm else "capture     measuring..."]
+            if r.processed is None:
+                lines.append("processing  no model")
+            elif warm:
+                lines += [
+                    f"processing  {min(r.processing_fps, r.capture_fps or r.processing_fps):5.1f} fps",
+                    f"latency     {self.display_latency_ms:5.0f} ms",
+                ]
+            else:
+                lines.append("processing  measuring...")
+            if r.region_count is not None:
+                lines.append(f"regions     {r.region_count:5d}")
+            if r.processed is not None and r.processed.crop:
+                lines.append(f"model sees  {'person crop' if r.processed.crop == 'window' else 'whole frame'}")
         if self.recorder is not None:
             lines.append(f"REC  {self.recorder.written} frames")
+        if (vcam_line := self.vcam.hud_line()) is not None:
+            lines.append(vcam_line)
         self.view.set_hud(lines)
 
     def _on_status(self, status: LiveStatus) -> None:
         if status.backend:
             self.panel.set_backend_text(status.backend)
-        if status.level != "info":
-            self.last_error = status.message
-            self.view.set_message(status.message, error=status.level == "error")
-            QTimer.singleShot(6000, lambda m=status.message: self._clear_message(m))
-        self.status.showMessage(status.message, 10000)
-
-    def _clear_message(self, message: str) -> None:
-        if self.view.message == message:
-            self.view.set_message("")
+        requested = self.bridge.live.settings.model
+        if status.model_failed:
+            # show (and later save) what runs instead, never the model that failed
+            shown = self._model_ok if status.model and status.model_failed != self._model_ok else AUTO_MODEL
+            self.panel.replace_model(status.model_failed, shown)
+            if status.model:  # the panel now names what runs: no reload, and later changes keep it
+                self.bridge.live.update(self.panel.values().settings(self.options.threads))
+            requested = shown
+        elif status.model and requested in (AUTO_MODEL, status.model):
+            self._model_ok = requested
+        self.panel.set_running_model(status.model, requested)
+        if status.level == "info":  # a model that loads ends an earlier problem
+            self.message_bar.clear()
+            self.status.showMessage(f"model {Path(status.model).name} loaded", STATUS_MS)  # the panel says more
+            return
+        self.last_error = status.details or status.message
+        self.message_bar.show_message(status.message, status.details, status.level)
+        self.status.clearMessage()
 
     def _on_capture_event(self, event: CaptureEvent) -> None:
         if event.state is CaptureState.LOST:
-            self.view.set_message(f"Camera lost: {event.message}", error=True)
-            self.status.showMessage(event.message)
+            self.view.set_message(f"Camera lost: {event.message}", error=True)  # until it is back
         elif event.state is CaptureState.RUNNING and event.message:
             self.view.set_message("")
-            self.status.showMessage(event.message, 5000)
+            self.status.showMessage(event.message, STATUS_MS)
         elif event.state is CaptureState.ENDED:
             self.view.set_message(event.message)
 
@@ -324,6 +467,8 @@ class MainWindow(QMainWindow):
         key("R", self.toggle_record)
         key("F", self.toggle_fullscreen)
         key("H", self.toggle_hud)
+        key("P", self.toggle_panel)
+        key("V", self.vcam.toggle)
         key("Q", self.close)
         key("F1", self.show_help)
         key("Esc", lambda: self.toggle_fullscreen() if self.isFullScreen() else None)
@@ -335,7 +480,11 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"effect {name!r} is not available in this build", 5000)
 
     def toggle_pause(self) -> None:
-        self.bridge.live.pause(not self.bridge.live.paused)
+        paused = not self.bridge.live.paused
+        self.bridge.live.pause(paused)
+        if not paused:  # rates start again after warm-up, from fresh figures
+            self.bridge.live.meter.reset()
+            self._warm_since = None
         self._update_hud()
 
     def toggle_hud(self) -> None:
@@ -347,6 +496,7 @@ class MainWindow(QMainWindow):
             self.side.show()
             self.status.show()
             self.showNormal()
+            self._sync_panel_button()
         else:
             self.side.hide()
             self.status.hide()
@@ -388,7 +538,7 @@ class MainWindow(QMainWindow):
             except (OSError, RealtimeSegError) as exc:
                 self.status.showMessage(f"cannot record: {exc}", 8000)
                 return None
-            self.status.showMessage(f"recording to {self.recorder.path}")
+            self.status.showMessage(f"recording to {self.recorder.path}", STATUS_MS)
             self._update_hud()
             return None
         rec, self.recorder = self.recorder, None
@@ -416,6 +566,7 @@ class MainWindow(QMainWindow):
             if self.recorder is not None:
                 self.toggle_record()
             self.save_settings()
+            self.vcam.close()
             self.bridge.stop()
         if event is not None:
             event.accept()

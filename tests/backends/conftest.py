@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.backends.fakes import FakeDevice, Journal, install, make_fake_pycuda, make_fake_trt
+from tests.backends.fakes import FakeDevice, Journal, install, make_fake_trt
+from tests.backends.fakes_cudart import make_fake_cudart
+from tests.backends.fakes_pycuda import make_fake_pycuda
 from tests.tiny_models import brightness_model
 
 
@@ -44,11 +47,30 @@ def tiny_onnx(tmp_path: Path) -> Path:
 
 
 class FakeGpu:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, trt_version: str = "10.8.0.43", **trt_kw: object) -> None:
+    """Stand-ins (no GPU exists here) for TensorRT plus pycuda, cuda-python (``cuda="cuda-python"``) or both."""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        trt_version: str = "10.8.0.43",
+        *,
+        cuda: str = "pycuda",
+        bindings_version: str = "12.9.10",
+        driver_version: int = 12040,
+        **trt_kw: object,
+    ) -> None:
         self.journal = Journal()
         self.device = FakeDevice(self.journal)
         self.trt = make_fake_trt(self.device, trt_version, **trt_kw)  # type: ignore[arg-type]
-        install(monkeypatch, {"tensorrt": self.trt, **make_fake_pycuda(self.device)})
+        modules: dict[str, types.ModuleType] = {"tensorrt": self.trt}
+        if cuda in ("pycuda", "both"):
+            modules.update(make_fake_pycuda(self.device))
+        if cuda in ("cuda-python", "both"):
+            modules.update(
+                make_fake_cudart(self.device, bindings_version=bindings_version, driver_version=driver_version)
+            )
+        install(monkeypatch, modules)
+        self.cudart = modules.get("cuda.bindings.runtime")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Stand-ins for ``tensorrt`` and ``pycuda.driver``, which need NVIDIA hardware this CI does not have.
+"""Stand-ins for ``tensorrt`` (``fakes_pycuda.py``: pycuda, ``fakes_cudart.py``: cuda-python): no GPU exists here.
 
 They are injected through ``sys.modules`` so OUR code (the builder, the engine cache, ``PycudaApi`` and the
 runtime) runs unchanged against them. The stand-ins only do what TensorRT and CUDA are documented to do
@@ -7,6 +7,17 @@ parsers/pyOnnx.cpp, and pycuda's wrap_cudadrv.cpp), keep a journal of calls so t
 calls, and
 emulate a device with host memory: "device" buffers are numpy arrays keyed by a fake pointer, and the
 fake engine computes ``output = mean over the input's channels`` so results are checkable.
+
+Checked against NVIDIA's sources (NVIDIA/TensorRT tags v10.0.0, v10.8.0, v10.9.0, v10.16, v11.0, v11.1):
+
+* ``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` is 1 on 10.x (``kEXPLICIT_BATCH`` is 0) and 0 on 11.x
+  (``include/NvInfer.h``); the Python binding keeps the name on 11 (``python/src/infer/pyCore.cpp``).
+* ``BuilderFlag.FP16`` is 0 and ``VERSION_COMPATIBLE`` 13 on 10.x; 11.x has no FP16 and ``VERSION_COMPATIBLE``
+  is 12 there.
+* ``HardwareCompatibilityLevel.SAME_COMPUTE_CAPABILITY`` (2) exists from v10.9.0, not in v10.8.0.
+* ``DataType``: FLOAT 0, HALF 1, INT8 2, INT32 3, BOOL 4, UINT8 5, FP8 6, BF16 7, INT64 8, INT4 9, FP4 10
+  (``include/NvInferRuntimeBase.h``); ``trt.nptype`` raises ``TypeError`` for a type numpy lacks
+  (``python/packaging/bindings_wheel/tensorrt/__init__.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
 import types
 from typing import Any
 
@@ -34,13 +46,22 @@ class Journal(list):
 
 
 class FakeDevice:
-    """Device memory: pointer -> byte array."""
+    """Device memory (pointer -> byte array) and CUDA's per-thread context stacks."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.mem: dict[int, np.ndarray] = {}
         self._ptrs = itertools.count(0x1000, 0x1000)
-        self.context_stack: list[str] = []
+        self._stacks: dict[int, list[Any]] = {}
+        self.runtime_bound: set[int] = set()  # threads where cudaSetDevice bound the primary context
+        self.retains = 0  # cuDevicePrimaryCtxRetain minus cuDevicePrimaryCtxRelease
+        self.capturing: dict[int, list[Any]] = {}  # stream handle -> captured operations
+        self.last_error = 0  # the runtime's sticky error (cudaGetLastError returns and clears it)
+
+    @property
+    def context_stack(self) -> list[Any]:
+        """CUDA's context stack of the calling thread."""
+        return self._stacks.setdefault(threading.get_ident(), [])
 
     def alloc(self, nbytes: int) -> int:
         ptr = next(self._ptrs)
@@ -48,131 +69,16 @@ class FakeDevice:
         return ptr
 
     def require_context(self, what: str) -> None:
-        if not self.context_stack:
+        if not self.context_stack and threading.get_ident() not in self.runtime_bound:
             raise AssertionError(f"{what} without a current CUDA context")
 
-
-# -- pycuda.driver -------------------------------------------------------------------------------------
-
-
-def make_fake_pycuda(device: FakeDevice, gpu_name: str = "Fake RTX 4090", cc: tuple[int, int] = (8, 9)) -> dict:
-    j = device.journal
-    drv = types.ModuleType("pycuda.driver")
-
-    class Error(Exception):
-        pass
-
-    class Ctx:
-        def push(self) -> None:
-            j.append(("push",))
-            device.context_stack.append("primary")
-
-        def pop(self) -> None:
-            j.append(("pop",))
-            device.context_stack.pop()
-
-        def detach(self) -> None:
-            j.append(("detach",))
-
-    class Device:
-        def __init__(self, index: int) -> None:
-            if index != 0:
-                raise Error(f"cuDeviceGet failed: invalid device ordinal {index}")
-
-        @staticmethod
-        def count() -> int:
-            return 1
-
-        def name(self) -> str:
-            return gpu_name
-
-        def compute_capability(self) -> tuple[int, int]:
-            return cc
-
-        def total_memory(self) -> int:
-            return 24 << 30
-
-        def retain_primary_context(self) -> Ctx:
-            j.append(("retain",))
-            return Ctx()
-
-    class Stream:
-        def __init__(self) -> None:
-            device.require_context("cuStreamCreate")
-            self.handle = 0xABC
-            j.append(("stream_create",))
-
-        def synchronize(self) -> None:
-            j.append(("sync",))
-
-        def __del__(self) -> None:
-            j.append(("stream_destroy", bool(device.context_stack)))
-
-    class Event:
-        def __init__(self) -> None:
-            self.t = 0.0
-
-        def record(self, stream: Stream) -> None:
-            self.t = float(len(j))  # "time" = position in the journal
-
-        def synchronize(self) -> None:
-            pass
-
-        def time_since(self, start: Event) -> float:
-            return self.t - start.t
-
-    class HostAllocation(bytearray):
-        def free(self) -> None:
-            j.append(("host_free", bool(device.context_stack)))
-
-    class DeviceAllocation:
-        def __init__(self, ptr: int) -> None:
-            self.ptr = ptr
-
-        def __int__(self) -> int:
-            return self.ptr
-
-        def free(self) -> None:
-            j.append(("mem_free", bool(device.context_stack)))
-            device.mem.pop(self.ptr)
-
-    def pagelocked_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        device.require_context("cuMemHostAlloc")
-        dtype = np.dtype(dtype)
-        j.append(("host_alloc",))
-        return np.ndarray(shape, dtype, buffer=HostAllocation(int(np.prod(shape)) * dtype.itemsize))
-
-    def mem_alloc(nbytes: int) -> DeviceAllocation:
-        device.require_context("cuMemAlloc")
-        j.append(("mem_alloc", nbytes))
-        return DeviceAllocation(device.alloc(nbytes))
-
-    def memcpy_htod_async(dst: int, src: np.ndarray, stream: Stream) -> None:
-        assert isinstance(stream, Stream), "copies must go on our stream"
-        raw = np.ascontiguousarray(src).view(np.uint8).ravel()
-        device.mem[int(dst)][: raw.size] = raw
-        j.append(("htod", raw.size))
-
-    def memcpy_dtoh_async(dst: np.ndarray, src: int, stream: Stream) -> None:
-        assert isinstance(stream, Stream), "copies must go on our stream"
-        out = dst.view(np.uint8).reshape(-1)
-        out[:] = device.mem[int(src)][: out.size]
-        j.append(("dtoh", out.size))
-
-    drv.Error = Error  # type: ignore[attr-defined]
-    drv.init = lambda: None  # type: ignore[attr-defined]
-    drv.get_driver_version = lambda: 12040  # type: ignore[attr-defined]
-    drv.Device = Device  # type: ignore[attr-defined]
-    drv.Stream = Stream  # type: ignore[attr-defined]
-    drv.Event = Event  # type: ignore[attr-defined]
-    drv.pagelocked_empty = pagelocked_empty  # type: ignore[attr-defined]
-    drv.mem_alloc = mem_alloc  # type: ignore[attr-defined]
-    drv.memcpy_htod_async = memcpy_htod_async  # type: ignore[attr-defined]
-    drv.memcpy_dtoh_async = memcpy_dtoh_async  # type: ignore[attr-defined]
-    pkg = types.ModuleType("pycuda")
-    pkg.VERSION_TEXT = "2024.1-fake"  # type: ignore[attr-defined]
-    pkg.driver = drv  # type: ignore[attr-defined]
-    return {"pycuda": pkg, "pycuda.driver": drv}
+    def on_stream(self, stream: int, op: Any) -> None:
+        """Run ``op`` now, or record it when ``stream`` is being captured into a graph."""
+        captured = self.capturing.get(stream)
+        if captured is None:
+            op()
+        else:
+            captured.append(op)
 
 
 # -- tensorrt ------------------------------------------------------------------------------------------
@@ -190,8 +96,13 @@ def make_fake_trt(
     *,
     parse_errors: list[tuple[int, str, str, str]] | None = None,
     fail_build: bool = False,
+    uncapturable: bool = False,
 ) -> types.ModuleType:
-    """A ``tensorrt`` module. Version "11.x" lacks ``BuilderFlag.FP16``, as TensorRT 11 does."""
+    """A ``tensorrt`` module of ``version``'s API (see the module docstring for the enum values).
+
+    ``uncapturable``: the engine holds an op that cannot run under stream capture, so ``execute_async_v3`` on a
+    capturing stream invalidates the capture and returns False (as TensorRT does; trtexec then falls back).
+    """
     j = device.journal
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version  # type: ignore[attr-defined]
@@ -223,18 +134,32 @@ def make_fake_trt(
     def detach_logger() -> None:
         global_logger["live"] -= 1
 
-    flags = {"VERSION_COMPATIBLE": 10}
+    minor = int(version.split(".")[1])
+    # values from include/NvInfer.h / NvInferRuntimeBase.h at the tags named in the module docstring
+    flags = {"VERSION_COMPATIBLE": 13} if major < 11 else {"VERSION_COMPATIBLE": 12}
     if major < 11:
-        flags["FP16"] = 1
+        flags["FP16"] = 0
+    hw_levels = {"NONE": 0, "AMPERE_PLUS": 1}
+    if (major, minor) >= (10, 9):
+        hw_levels["SAME_COMPUTE_CAPABILITY"] = 2
+    data_types = {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "FP8": 6, "BF16": 7}
+    data_types.update(INT64=8, INT4=9, FP4=10)
     trt.ILogger = ILogger  # type: ignore[attr-defined]
     trt.IProgressMonitor = IProgressMonitor  # type: ignore[attr-defined]
-    trt.NetworkDefinitionCreationFlag = _Enum(STRONGLY_TYPED=5)  # type: ignore[attr-defined]
+    trt.NetworkDefinitionCreationFlag = _Enum(STRONGLY_TYPED=1 if major < 11 else 0)  # type: ignore[attr-defined]
     trt.BuilderFlag = _Enum(**flags)  # type: ignore[attr-defined]
     trt.MemoryPoolType = _Enum(WORKSPACE=0)  # type: ignore[attr-defined]
-    trt.HardwareCompatibilityLevel = _Enum(NONE=0, AMPERE_PLUS=1, SAME_COMPUTE_CAPABILITY=2)  # type: ignore[attr-defined]
+    trt.HardwareCompatibilityLevel = _Enum(**hw_levels)  # type: ignore[attr-defined]
     trt.TensorIOMode = _Enum(NONE=0, INPUT=1, OUTPUT=2)  # type: ignore[attr-defined]
-    trt.DataType = _Enum(FLOAT=0, HALF=1)  # type: ignore[attr-defined]
-    trt.nptype = lambda dt: {0: np.float32, 1: np.float16}[dt]  # type: ignore[attr-defined]
+    trt.DataType = _Enum(**data_types)  # type: ignore[attr-defined]
+    numpy_of = {0: np.float32, 1: np.float16, 2: np.int8, 3: np.int32, 4: np.bool_, 5: np.uint8, 8: np.int64}
+
+    def nptype(dt: int) -> Any:
+        if dt in numpy_of:
+            return numpy_of[dt]
+        raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
+
+    trt.nptype = nptype  # type: ignore[attr-defined]
 
     class Network:
         def __init__(self, flags: int) -> None:
@@ -295,6 +220,7 @@ def make_fake_trt(
             self.flags: set[int] = set()
             self.profiles: list[Profile] = []
             self.builder_optimization_level = 3
+            self.hardware_compatibility_level = 0  # NONE
             self.progress_monitor: Any = None
             self.timing: TimingCache | None = None
             self.pool: dict[int, int] = {}
@@ -341,6 +267,8 @@ def make_fake_trt(
 
         def build_serialized_network(self, network: Network, config: Config) -> bytes | None:
             j.append(("build", sorted(config.flags), config.builder_optimization_level))
+            if config.hardware_compatibility_level:
+                j.append(("hardware_compatibility_level", config.hardware_compatibility_level))
             if config.progress_monitor is not None:
                 config.progress_monitor.phase_start("Building engine", None, 2)
                 config.progress_monitor.step_complete("Building engine", 0)
@@ -383,14 +311,22 @@ def make_fake_trt(
 
         def execute_async_v3(self, stream: int) -> bool:
             device.require_context("enqueueV3")
-            j.append(("execute", stream))
+            j.append(("execute", stream, stream in device.capturing))
+            if uncapturable and stream in device.capturing:
+                device.capturing[stream].append(None)  # invalidated: cudaStreamEndCapture will fail
+                device.last_error = 901  # cudaErrorStreamCaptureInvalidated
+                return False
             in_name = self.engine.meta["input"]
             shape = self.shapes[in_name]
             count = int(np.prod(shape))
-            x = device.mem[self.addresses[in_name]].view(np.float32)[:count].reshape(shape)
-            y = x.mean(axis=1, keepdims=True).astype(np.float32)
-            out = device.mem[self.addresses["probability"]].view(np.float32)
-            out[: y.size] = y.ravel()
+            x_mem, out_mem = device.mem[self.addresses[in_name]], device.mem[self.addresses["probability"]]
+
+            def compute() -> None:
+                x = x_mem.view(np.float32)[:count].reshape(shape)
+                y = x.mean(axis=1, keepdims=True).astype(np.float32)
+                out_mem.view(np.float32)[: y.size] = y.ravel()
+
+            device.on_stream(stream, compute)
             return True
 
         def __del__(self) -> None:

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from realtime_seg.backends import engine_cache
-from realtime_seg.backends.engine_cache import EngineCache, EngineKey, default_engine_dir, profile_shapes, sha256_file
+from realtime_seg._pypi import sha256_file
+from realtime_seg.backends.tensorrt import engine_cache
+from realtime_seg.backends.tensorrt.engine_cache import (
+    EngineCache,
+    EngineKey,
+    default_engine_dir,
+    profile_shapes,
+)
 from realtime_seg.errors import EngineCacheError
 
 
@@ -119,7 +125,7 @@ def test_explain_miss_lists_engines_for_other_setups(tiny_onnx: Path, tmp_path: 
 
 def test_default_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REALTIME_SEG_ENGINE_DIR", raising=False)
-    checkout = Path(engine_cache.__file__).resolve().parents[2]
+    checkout = Path(engine_cache.__file__).resolve().parents[3]
     assert default_engine_dir() == checkout / "engines"  # tests run from a checkout with engines/
     monkeypatch.setenv("REALTIME_SEG_ENGINE_DIR", str(tmp_path / "env"))
     assert default_engine_dir() == tmp_path / "env"

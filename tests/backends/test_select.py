@@ -46,7 +46,7 @@ def test_auto_falls_back_to_onnxruntime_with_the_reason(caplog: pytest.LogCaptur
 
 @pytest.mark.no_tensorrt
 def test_explicit_tensorrt_without_it_raises_with_the_hint() -> None:
-    with pytest.raises(BackendUnavailable, match="TensorRT is not installed: pip install 'realtime-seg\\[tensorrt\\]'"):
+    with pytest.raises(BackendUnavailable, match="TensorRT is not installed: pip install 'realtime-seg\\[cu12\\]'"):
         choose_backend("tensorrt")
     with pytest.raises(UnknownNameError, match="valid names: auto, onnxruntime, cpu, tensorrt"):
         choose_backend("cuda")
@@ -89,7 +89,7 @@ def test_info_without_tensorrt_runs_the_real_cli() -> None:
         assert key in lines, key
     assert "CPUExecutionProvider" in lines["onnxruntime"]
     assert "usable (CPU" in lines["backend onnxruntime"]
-    assert "not usable: TensorRT is not installed: pip install 'realtime-seg[tensorrt]'" in lines["backend tensorrt"]
+    assert "not usable: TensorRT is not installed: pip install 'realtime-seg[cu12]'" in lines["backend tensorrt"]
     assert "--extra-index-url https://pypi.nvidia.com" in lines["backend tensorrt"]
     assert lines["backend auto"].split()[2] == "onnxruntime"
 

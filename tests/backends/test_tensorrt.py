@@ -19,7 +19,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from realtime_seg.backends import tensorrt as trtmod
-from realtime_seg.backends.tensorrt import BuildOptions, TensorRTBackend, _GraphRunner, build_plan, onnx_precision
+from realtime_seg.backends.tensorrt import BuildOptions, TensorRTBackend, build_plan, onnx_precision
+from realtime_seg.backends.tensorrt.runtime import _GraphRunner
 from realtime_seg.errors import BackendError, ModelError, UnknownNameError
 from tests.backends.conftest import FakeGpu
 
@@ -104,7 +105,8 @@ def test_network_is_strongly_typed_on_10_and_11(
     onnx_path = _fp16_model(tmp_path / "selfie.fp16.onnx")
     with TensorRTBackend(onnx_path, SHAPE) as be:
         assert be.engine is not None and be.engine.key.precision == "fp16"
-    strongly = 1 << 5
+    # STRONGLY_TYPED is 1 on 10.x and 0 on 11.x (include/NvInfer.h at v10.8.0 and v11.1; see fakes.py)
+    strongly = 1 << (1 if version.startswith("10.") else 0)
     assert ("create_network", strongly) in gpu.journal
     build = next(e for e in gpu.journal if e[0] == "build")
     assert build[1] == []  # no FP16 flag: precision came from the graph
@@ -124,7 +126,7 @@ def test_fp16_of_an_fp32_graph_on_tensorrt_11_names_the_fix(
     with pytest.raises(BackendError, match="fp16 ONNX variant"):
         TensorRTBackend(tiny_onnx, SHAPE, precision="fp16").open()
     assert gpu.device.context_stack == []  # the failed open popped its context
-    assert gpu.journal.names()[-1] == "detach"
+    assert gpu.journal.names()[-1] == "pop"
 
 
 def test_parser_errors_name_node_and_op(monkeypatch: pytest.MonkeyPatch, engine_dir: Path, tiny_onnx: Path) -> None:
@@ -176,7 +178,7 @@ def test_engine_that_does_not_deserialize_is_rebuilt(
         assert be.engine is not None
         path, key = be.engine.path, be.engine.key
     # a plan from another TensorRT build: intact on disk (sidecar sha matches) but TensorRT rejects it
-    from realtime_seg.backends.engine_cache import EngineCache
+    from realtime_seg.backends.tensorrt.engine_cache import EngineCache
 
     EngineCache(engine_dir).store(key, b"FOREIGNPLAN")
     with TensorRTBackend(tiny_onnx, SHAPE) as be2:
@@ -212,7 +214,8 @@ def test_cuda_call_order_push_first_release_before_pop(fake_gpu: FakeGpu, engine
     for created in ("parse", "deserialize", "create_context", "stream_create", "host_alloc", "mem_alloc"):
         assert j.index(created) > push, created
     pop = j.last("pop")
-    assert names[pop:] == ["pop", "detach"]
+    assert names[pop:] == ["pop"] and "detach" not in names  # see test_tensorrt_cuda.py for why no detach
+    assert fake_gpu.device.context_stack == []
     for released in ("context_del", "engine_del", "mem_free", "host_free", "stream_destroy"):
         events = [e for e in j if e[0] == released]
         assert events, released
@@ -298,10 +301,14 @@ def test_whole_lifecycle_in_a_worker_thread(fake_gpu: FakeGpu, engine_dir: Path,
 
 
 class _Graphs:
-    """Stands in for cuda-python's graph calls; ``fail`` makes instantiate fail like an uncapturable op."""
+    """Records our graph calls; ``fail`` makes instantiate fail like an uncapturable op (see also the cuda-python
+    stand-in in test_tensorrt_cuda.py, which runs the real ``CudartGraphs``)."""
 
     def __init__(self, log: list[str], fail: bool = False) -> None:
         self.log, self.fail = log, fail
+
+    def synchronize(self, s: int) -> None:
+        self.log.append("sync")
 
     def begin_capture(self, s: int) -> None:
         self.log.append("begin")
@@ -309,6 +316,12 @@ class _Graphs:
     def end_capture(self, s: int) -> str:
         self.log.append("end")
         return "graph"
+
+    def end_capture_on_error(self, s: int) -> None:
+        self.log.append("end on error")
+
+    def clear_error(self) -> None:
+        self.log.append("clear error")
 
     def instantiate(self, g: str) -> str:
         self.log.append("instantiate")
@@ -329,12 +342,12 @@ class _Api:
 
 
 class _Ctx:
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
+    def __init__(self, log: list[str], ok: bool = True) -> None:
+        self.log, self.ok = log, ok
 
     def execute_async_v3(self, s: int) -> bool:
         self.log.append("execute")
-        return True
+        return self.ok or "begin" not in self.log
 
 
 def test_graph_captured_after_a_plain_run_then_launched_and_recaptured_on_shape_change() -> None:
@@ -342,28 +355,49 @@ def test_graph_captured_after_a_plain_run_then_launched_and_recaptured_on_shape_
     runner = _GraphRunner(_Api(_Graphs(log)), enabled=True)  # type: ignore[arg-type]
     ctx = _Ctx(log)
     runner.run(ctx, 1)
-    assert log == ["execute", "begin", "execute", "end", "instantiate"] and runner.captured
+    # trtexec's order: a plain run, synchronize, capture, instantiate, and the graph itself freed
+    assert log == ["execute", "sync", "begin", "execute", "end", "instantiate", "destroy graph None"]
+    assert runner.captured
     log.clear()
     runner.run(ctx, 1)
     assert log == ["launch"]
     log.clear()
     runner.reset()
+    assert not runner.captured
     runner.run(ctx, 1)
-    assert log == ["destroy graph exec", "execute", "begin", "execute", "end", "instantiate"]
+    assert log == [
+        "destroy None exec",
+        "execute",
+        "sync",
+        "begin",
+        "execute",
+        "end",
+        "instantiate",
+        "destroy graph None",
+    ]
 
 
-def test_graph_capture_failure_falls_back_to_plain_enqueue(caplog: pytest.LogCaptureFixture) -> None:
+def test_graph_instantiate_failure_falls_back_to_plain_enqueue(caplog: pytest.LogCaptureFixture) -> None:
     log: list[str] = []
     runner = _GraphRunner(_Api(_Graphs(log, fail=True)), enabled=True)  # type: ignore[arg-type]
     ctx = _Ctx(log)
     runner.run(ctx, 1)
-    assert "end" in log and "destroy graph None" in log  # capture ended and the partial graph freed
+    # capture ended, the graph freed, the error state cleared
+    assert log[-3:] == ["instantiate", "destroy graph None", "clear error"]
     assert not runner.enabled and not runner.captured
     log.clear()
     runner.run(ctx, 1)
     runner.run(ctx, 1)
     assert log == ["execute", "execute"]
     assert "CUDA graph capture failed" in caplog.text and "plain enqueue" in caplog.text
+
+
+def test_enqueue_failing_under_capture_ends_the_capture_and_clears_the_error() -> None:
+    log: list[str] = []
+    runner = _GraphRunner(_Api(_Graphs(log)), enabled=True)  # type: ignore[arg-type]
+    runner.run(_Ctx(log, ok=False), 1)
+    assert log == ["execute", "sync", "begin", "execute", "end on error"]
+    assert not runner.enabled and not runner.captured
 
 
 def test_without_cuda_python_graphs_are_off(fake_gpu: FakeGpu, engine_dir: Path, tiny_onnx: Path) -> None:

@@ -36,5 +36,6 @@ def test_tiny_model_matches_onnxruntime_in_a_worker_thread(tiny_onnx: Path, engi
     t.join(600)
     assert "error" not in box, box.get("error")
     np.testing.assert_allclose(box["yFalse"], ref, atol=2e-3)
-    np.testing.assert_array_equal(box["yTrue"], box["yFalse"])
+    # graph vs plain: a tolerance, not bit equality (reductions may order differently between two opens)
+    np.testing.assert_allclose(box["yTrue"], box["yFalse"], rtol=0, atol=1e-5)
     assert box["builtFalse"] is True and box["builtTrue"] is False  # second open reused the cache

@@ -33,3 +33,36 @@ def test_measure_without_a_camera_is_a_friendly_error(capsys: pytest.CaptureFixt
     assert main(["app", "--camera", "63", "--measure", "1"]) == 1
     err = capsys.readouterr().err
     assert "no camera at index 63" in err and "Traceback" not in err
+
+
+def test_a_missing_input_opens_the_window_rather_than_exiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A desktop launcher shows no terminal: the window (stood in for by run_app) says what is wrong."""
+    import realtime_seg.ui.app
+    import realtime_seg.ui.qtlibs
+    from realtime_seg.ui.window import AppOptions
+
+    started: list[AppOptions] = []
+    monkeypatch.setattr(realtime_seg.ui.app, "run_app", lambda o: started.append(o) or 0)
+    monkeypatch.setattr(realtime_seg.ui.qtlibs, "xcb_problem", lambda: None)
+    assert main(["app", "--input", str(tmp_path / "missing.mp4")]) == 0
+    assert [o.input for o in started] == [tmp_path / "missing.mp4"]
+    assert started[0].model is None  # as last time, else auto
+    assert capsys.readouterr().err == ""
+
+
+def test_missing_x11_libraries_are_named_with_the_apt_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ldd's answer is stood in for (whether this machine has the libraries varies); the real ldd is read in
+    tests/ui/test_qtlibs.py."""
+    import realtime_seg.ui.app
+    import realtime_seg.ui.qtlibs
+
+    monkeypatch.setattr(realtime_seg.ui.app, "run_app", lambda o: pytest.fail("Qt must not start"))
+    monkeypatch.setattr(realtime_seg.ui.qtlibs, "missing_libraries", lambda plugin: ["libxcb-icccm.so.4"])
+    monkeypatch.setattr(realtime_seg.ui.qtlibs, "uses_xcb", lambda env=None: True)
+    assert main(["app"]) == 1
+    err = capsys.readouterr().err
+    assert "libxcb-icccm.so.4" in err and realtime_seg.ui.qtlibs.APT_INSTALL_LINE in err

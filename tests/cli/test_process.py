@@ -17,7 +17,7 @@ import pytest
 
 from realtime_seg.cli import main
 from realtime_seg.io.synth import write_clip
-from realtime_seg.io.video import partial_path
+from realtime_seg.io.video import partial_files
 from tests.clips import make_clip, probe, truncate
 from tests.signals import sigint_as_in_a_terminal
 
@@ -177,7 +177,7 @@ def test_truncated_input(model: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "truncated or corrupt: the stream ended at frame" in err
     assert "no output video was written (--keep-partial keeps the" in err
-    assert not out.exists() and not partial_path(out).exists()
+    assert not out.exists() and not partial_files(out)
 
 
 def test_truncated_input_keep_partial(model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,7 +188,7 @@ def test_truncated_input_keep_partial(model: str, tmp_path: Path, capsys: pytest
     n = int(err.split("the stream ended at frame ")[1].split()[0])
     assert f"kept the frames written so far as a playable file: {out}" in err
     assert probe(out)["frames"] == n > 0
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
 
 
 def _slow_clip(path: Path) -> Path:
@@ -224,7 +224,7 @@ def test_ctrl_c_stops_cleanly(model: str, tmp_path: Path, keep: bool) -> None:
     assert proc.returncode == 130, err
     assert took < 1.0 + (1.0 if keep else 0.0), took  # finalizing a kept file may take a moment longer
     assert "realtime-seg: interrupted" in err and "stopped after" in err
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
     n_masks = len(_names(tmp_path / "m"))
     assert 0 < n_masks < 400
     if keep:
@@ -250,3 +250,64 @@ def test_replace_with_a_looped_video(model: str, tmp_path: Path) -> None:
     bg = make_clip(tmp_path / "bg.mkv", (32, 24), 3)  # shorter than the input: loops
     assert _run(model, clip, "-o", tmp_path / "o.mp4", "--background", bg) == 0
     assert probe(tmp_path / "o.mp4")["frames"] == 12
+
+
+# -- damaged inputs (issue 16, cases 8 and 9) ------------------------------------------------------------
+def test_corrupt_first_gop_processes_what_decodes(model: str, tmp_path: Path) -> None:
+    from tests.broken_media import corrupt_first_gop
+
+    clip = corrupt_first_gop(tmp_path / "bad.mp4")
+    out = tmp_path / "o.mp4"
+    assert _run(model, clip, "-o", out) == 0
+    got = probe(out)
+    assert got["frames"] == 75
+    assert got["pts_s"][0] == pytest.approx(0.5, abs=1e-3)  # the timestamps of the frames it has
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["plain", "keep-partial"])
+def test_sequence_gap_named_and_frames_before_it_kept(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], keep: bool
+) -> None:
+    from tests.broken_media import sequence_with_gap
+
+    pattern = sequence_with_gap(tmp_path / "seq")
+    out, masks = tmp_path / "o.mp4", tmp_path / "m"
+    args = [pattern, "-o", out, "--masks-out", masks] + (["--keep-partial"] if keep else [])
+    assert _run(model, *args) == 2
+    err = capsys.readouterr().err
+    assert f"is missing {tmp_path / 'seq' / '000009.png'}, frame 9" in err and len(err.strip().splitlines()) == 1
+    assert _names(masks) == [f"{i:06d}.png" for i in range(9)]
+    if keep:
+        assert f"kept the frames written so far as a playable file: {out}" in err
+        assert probe(out)["frames"] == 9
+    else:
+        assert "--keep-partial keeps the 9 frames before the error" in err
+        assert not out.exists()
+    assert not partial_files(out)
+
+
+# -- plain messages for bad options (issue 16, case 11) --------------------------------------------------
+def test_unknown_preset_lists_the_valid_ones(model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "in.mp4")
+    assert _run(model, clip, "-o", tmp_path / "flag.mp4", "--preset", "nosuch") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "realtime-seg: error: unknown libx264 preset 'nosuch'; valid names: ultrafast, superfast, veryfast, "
+        "faster, fast, medium, slow, slower, veryslow, placebo"
+    )
+    assert _names(tmp_path) == ["in.mp4"]
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "noise.mp4"])
+def test_background_that_is_not_media_is_plainly_refused(
+    model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4")
+    bg = tmp_path / name
+    bg.write_text("a shopping list, not a picture\n" * 20)
+    assert _run(model, clip, "-o", tmp_path / "o.mp4", "--background", bg) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"realtime-seg: error: cannot use {bg} as a background: it is ")
+    assert "not an image or a video" in err or "neither an image nor a video" in err
+    assert "Errno" not in err and "background video" not in err and len(err.splitlines()) == 1
+    assert sorted(_names(tmp_path)) == sorted(["in.mp4", name])

@@ -102,3 +102,18 @@ def test_one_bad_image_among_good_ones_writes_nothing(
     rc = main(["segment", str(photo), str(bad), "--out-dir", str(tmp_path / "out"), "--model", str(model)])
     assert rc == 2 and f"not an image (or an unsupported format): {bad}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # every input is read before the first output
+
+
+def test_colliding_stems_are_refused_before_any_work(
+    tmp_path: Path, photo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = write_user_model(tmp_path, "brightness")
+    jpg = tmp_path / "photo.jpg"
+    cv2.imwrite(str(jpg), cv2.imread(str(photo)))
+    out = tmp_path / "out"
+    rc = main(["segment", str(jpg), str(photo), "--out-dir", str(out), "--model", str(model), "--threads", "1"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{jpg} and {photo} would both be written as {out / 'photo_mask.png'}" in err
+    assert not out.exists()  # nothing was written, not even the folder

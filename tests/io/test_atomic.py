@@ -19,7 +19,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_partial(tmp_path: Path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(atomic.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=f"cannot write {target}: disk full"):
         write_bytes_atomic(target, b"new")
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.engine"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from realtime_seg.errors import InputError, OutputError, VideoError
-from realtime_seg.io.video import VideoReader, VideoWriter, check_output_path, partial_path
+from realtime_seg.io.video import VideoReader, VideoWriter, check_output_path, partial_files
 from tests.clips import make_clip, probe, truncate, vfr_clip
 
 
@@ -195,9 +195,9 @@ def test_writer_is_atomic(tmp_path: Path) -> None:
     out = tmp_path / "o.mp4"
     w = VideoWriter(out, fps=30, size_wh=(32, 24))
     w.write(np.zeros((24, 32, 3), np.uint8))
-    assert not out.exists() and partial_path(out).exists()
+    assert not out.exists() and partial_files(out)
     assert w.close() == out
-    assert out.exists() and not partial_path(out).exists()
+    assert out.exists() and not partial_files(out)
 
 
 def test_abort_removes_or_keeps_partial(tmp_path: Path) -> None:
@@ -212,7 +212,7 @@ def test_abort_removes_or_keeps_partial(tmp_path: Path) -> None:
         w.write(np.full((24, 32, 3), 200, np.uint8))
     assert w.abort() == out
     assert probe(out)["frames"] == 5  # playable, complete container
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
 
 
 def test_writer_rejects_bad_frames_and_codecs(tmp_path: Path) -> None:

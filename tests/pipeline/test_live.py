@@ -205,3 +205,15 @@ def test_outlines_run_the_tracker_and_count_regions(tiny_model: str) -> None:
         r.live.update(outlines=False)
         r.wait(lambda rs: rs[-1].region_count is None)
     assert not any(s.level == "error" for s in r.statuses)
+
+
+def test_short_error_drops_internals_and_paths() -> None:
+    from realtime_seg.pipeline.live import short_error
+
+    exc = ValueError(
+        "/home/u/models/broken.onnx is not an ONNX model (DecodeError: Error parsing message with type "
+        "'onnx.ModelProto': Wire format was corrupt)\nsecond line"
+    )
+    assert short_error(exc) == "broken.onnx is not an ONNX model"
+    assert short_error(RuntimeError("x " * 100), limit=20).endswith("...")
+    assert len(short_error(RuntimeError("x " * 100), limit=20)) <= 20

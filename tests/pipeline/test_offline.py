@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from realtime_seg.errors import VideoError
-from realtime_seg.io.video import Frame, VideoReader, VideoWriter, partial_path
+from realtime_seg.io.video import Frame, VideoReader, VideoWriter, partial_files
 from realtime_seg.pipeline.offline import OfflinePipeline
 from realtime_seg.pipeline.processor import FrameProcessor, Processed, Segmented
 from realtime_seg.pipeline.sinks import FrameSink, MaskPngSink, VideoSink
@@ -195,7 +195,7 @@ def test_keep_partial_after_broken_stream(segmenter: Segmenter, tmp_path: Path) 
         OfflinePipeline(_broken_stream(7), _processor(segmenter), [sink, masks]).run()
     assert sink.kept_partial == out
     assert probe(out)["frames"] == 7
-    assert not partial_path(out).exists()
+    assert not partial_files(out)
     assert sorted(p.name for p in tmp_path.glob("0*.png")) == [f"{i:06d}.png" for i in range(7)]
 
 

@@ -12,6 +12,7 @@ from realtime_seg.cli._common import add_model_options
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
 from realtime_seg.effects.overlay import OverlayEffect
 from realtime_seg.errors import SettingsError, UnknownNameError
+from realtime_seg.models.registry import AUTO_MODEL
 from realtime_seg.pipeline.settings import ProcessingSettings, effect_options
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.ui.controls import PanelValues
@@ -21,7 +22,7 @@ def _cli(*argv: str) -> ProcessingSettings:
     p = argparse.ArgumentParser()
     add_effect_options(p)
     add_refine_options(p)
-    add_model_options(p)
+    add_model_options(p, default_model=AUTO_MODEL)  # as `process` and `app` do
     return settings_from_args(p.parse_args(list(argv)))
 
 

@@ -80,8 +80,8 @@ def test_unavailable_tensorrt_is_reported_as_skipped(tmp_path: Path) -> None:
 
 @pytest.mark.network
 def test_tensorrt_infer_reports_gpu_stages_and_a_cpu_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No GPU here: TensorRT and pycuda are the stand-ins of tests/backends/fakes.py (they copy bytes, they
-    do not run the model). What is checked is the benchmark's own logic on a GPU backend: CUDA-event stages
+    """No GPU here: TensorRT and pycuda are the stand-ins of tests/backends/fakes.py and fakes_pycuda.py (they copy
+    bytes, they do not run the model). What is checked is the benchmark's own logic on a GPU backend: CUDA-event stages
     collected per frame, host latency as ``infer``, and the ONNX Runtime baseline in the same run."""
     import importlib.util
 

@@ -66,7 +66,7 @@ def make_window(qtbot: Any, tmp_path: Path, tiny_model: str) -> Iterator[MakeWin
         w = MainWindow(
             AppOptions(**options),
             qsettings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
-            source=source if source is not None or "camera" in opts else SyntheticSource((160, 120), fps=30),
+            source=source if source is not None or {"camera", "input"} & set(opts) else SyntheticSource((160, 120)),
             cameras=[],
         )
         qtbot.addWidget(w)

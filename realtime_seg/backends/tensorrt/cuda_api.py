@@ -1,8 +1,11 @@
 """The few CUDA calls the TensorRT backend needs, behind one small interface with two implementations.
 
 * :class:`PycudaApi` uses ``pycuda.driver``. It never imports ``pycuda.autoinit``: that makes a context current
-  only in the importing thread, and our inference runs in a worker thread. Instead :meth:`activate` retains the
-  device's *primary* context and pushes it in the calling thread; :meth:`deactivate` pops it there.
+  only in the importing thread, and our inference runs in a worker thread. Instead :meth:`activate` pushes the
+  device's *primary* context in the calling thread and :meth:`deactivate` pops it there, so the thread's context
+  stack is empty again after ``close()``. The primary context is retained once per device and process and never
+  released, as the CUDA runtime (and so TensorRT) itself does: pycuda's ``detach`` cannot release it cleanly
+  (see :class:`PycudaApi`).
 * :class:`CudartApi` uses NVIDIA's cuda-python (``cuda.bindings.runtime``), whose calls return
   ``(err, value...)``. The runtime API uses the primary context in every thread after ``cudaSetDevice``.
 
@@ -15,6 +18,7 @@ Every import of pycuda / cuda-python happens inside these functions, so the pack
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 from abc import ABC, abstractmethod
@@ -23,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from realtime_seg.errors import BackendError, BackendUnavailable, UnknownNameError
+from realtime_seg.errors import BackendError, BackendUnavailable, DriverTooOld, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +126,7 @@ class CudaApi(ABC):
 # -- cuda-python -----------------------------------------------------------------------------------
 
 
-def _cuda_version_text(v: int) -> str:
+def cuda_version_text(v: int) -> str:
     """12040 -> ``12.4``; 0 (no driver) -> ``none``."""
     return f"{v // 1000}.{(v % 1000) // 10}" if v > 0 else "none"
 
@@ -153,11 +157,59 @@ def _cudart_version() -> str:
             return "unknown"
 
 
+#: what each flavour of the CUDA bindings needs of the NVIDIA driver (Linux; CUDA's minor-version compatibility)
+DRIVER_NEEDS = {12: "R525 or newer", 13: "R580 or newer"}
+GPU_EXTRA_HINT = "pip install 'realtime-seg[cu12]' --extra-index-url https://pypi.nvidia.com"
+
+
+def driver_too_old_message(driver_cuda: str, needed_major: int, what: str) -> str:
+    """One line naming an NVIDIA driver too old for ``what`` (built for CUDA ``needed_major``) and both ways out."""
+    if driver_cuda == "none":
+        return (
+            f"no NVIDIA driver answers ({what} needs one for CUDA {needed_major}): install the NVIDIA driver "
+            f"({DRIVER_NEEDS.get(needed_major, 'a recent one')}), or use --backend onnxruntime"
+        )
+    fix = f"update the NVIDIA driver to {DRIVER_NEEDS.get(needed_major, 'a newer one')}"
+    if needed_major > 12:
+        fix += f", or install the CUDA 12 flavour instead: {GPU_EXTRA_HINT}"
+    return (
+        f"the NVIDIA driver is too old for {what}: the driver supports CUDA {driver_cuda}, {what} is built for "
+        f"CUDA {needed_major}: {fix}"
+    )
+
+
+def _cudart_driver_too_old(cudart: Any) -> DriverTooOld:
+    driver = "none"
+    with contextlib.suppress(Exception):  # a courtesy: the message names the driver's CUDA version when it can
+        err, v = cudart.cudaDriverGetVersion()
+        if err == cudart.cudaError_t.cudaSuccess:
+            driver = cuda_version_text(int(v))
+    needed = 0
+    with contextlib.suppress(Exception):
+        err, v = cudart.cudaRuntimeGetVersion()
+        if err == cudart.cudaError_t.cudaSuccess:
+            needed = int(v) // 1000
+    if not needed:
+        needed = _major(_cudart_version())
+    return DriverTooOld(driver_too_old_message(driver, needed, f"cuda-bindings {_cudart_version()}"))
+
+
+def _major(version: str) -> int:
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else 0
+
+
 def check_cudart(cudart: Any, result: Any, what: str) -> Any:
-    """Unpack a cuda-python result ``(err, value...)``: raise :class:`BackendError` on error, else the value(s)."""
+    """Unpack a cuda-python result ``(err, value...)``: raise :class:`BackendError` on error, else the value(s).
+
+    ``cudaErrorInsufficientDriver`` (what every call returns when the driver is older than the bindings' CUDA,
+    or absent) becomes :class:`DriverTooOld`, naming the driver's CUDA version and the bindings'.
+    """
     if not isinstance(result, tuple):
         result = (result,)
     err, rest = result[0], result[1:]
+    if err == getattr(cudart.cudaError_t, "cudaErrorInsufficientDriver", object()):
+        raise _cudart_driver_too_old(cudart)
     if err != cudart.cudaError_t.cudaSuccess:
         text = check_name = str(err)
         try:
@@ -172,10 +224,19 @@ def check_cudart(cudart: Any, result: Any, what: str) -> Any:
 
 
 class CudartGraphs:
-    """CUDA-graph capture on a raw stream handle, via cuda-python (used by both implementations)."""
+    """CUDA-graph capture on a raw stream handle, via cuda-python (used by both implementations).
+
+    The calls and their order follow trtexec (NVIDIA/TensorRT ``samples/common/sampleInference.cpp`` and
+    ``sampleDevice.h``, ``TrtCudaGraph``): synchronize before capture, capture in thread-local mode, instantiate and
+    destroy the graph (the executable graph stands alone); after a failed capture end it, free any partial graph
+    and clear the sticky error with ``cudaGetLastError``.
+    """
 
     def __init__(self, cudart: Any) -> None:
         self._rt = cudart
+
+    def synchronize(self, stream_handle: int) -> None:
+        check_cudart(self._rt, self._rt.cudaStreamSynchronize(stream_handle), "cudaStreamSynchronize")
 
     def begin_capture(self, stream_handle: int) -> None:
         mode = self._rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
@@ -183,6 +244,18 @@ class CudartGraphs:
 
     def end_capture(self, stream_handle: int) -> Any:
         return check_cudart(self._rt, self._rt.cudaStreamEndCapture(stream_handle), "cudaStreamEndCapture")
+
+    def end_capture_on_error(self, stream_handle: int) -> None:
+        """End a capture that failed: free the partial graph if one came back, then clear the error state."""
+        err, graph = self._rt.cudaStreamEndCapture(stream_handle)
+        if err == self._rt.cudaError_t.cudaSuccess and graph is not None:
+            with contextlib.suppress(BackendError):
+                self.destroy(graph, None)
+        self.clear_error()
+
+    def clear_error(self) -> None:
+        """``cudaGetLastError``: reset the thread's last error (its result is the error being cleared)."""
+        self._rt.cudaGetLastError()
 
     def instantiate(self, graph: Any) -> Any:
         return check_cudart(self._rt, self._rt.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
@@ -213,7 +286,7 @@ class CudartApi(CudaApi):
 
     def driver_version(self) -> str:
         v = int(self._call("cudaDriverGetVersion", self._rt.cudaDriverGetVersion()))
-        return _cuda_version_text(v)
+        return cuda_version_text(v)
 
     def device_count(self) -> int:
         return int(self._call("cudaGetDeviceCount", self._rt.cudaGetDeviceCount()))
@@ -290,129 +363,6 @@ class CudartApi(CudaApi):
         return self._graphs
 
 
-# -- pycuda ------------------------------------------------------------------------------------------
-
-
-class PycudaApi(CudaApi):
-    name = "pycuda"
-
-    def __init__(self) -> None:
-        import pycuda.driver as drv  # never pycuda.autoinit: see the module docstring
-
-        self._drv = drv
-        self._ctx: Any = None
-        self._device_allocs: dict[int, Any] = {}
-        self._graphs: CudartGraphs | None
-        try:
-            self._graphs = CudartGraphs(import_cudart())
-        except ImportError:
-            self._graphs = None
-
-    def _wrap(self, what: str, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except self._drv.Error as exc:
-            raise BackendError(f"CUDA {what} failed: {exc}") from exc
-
-    @property
-    def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("pycuda")
-        except PackageNotFoundError:  # a source build without metadata
-            import pycuda
-
-            return str(getattr(pycuda, "VERSION_TEXT", "unknown"))
-
-    def driver_version(self) -> str:
-        self._wrap("cuInit", self._drv.init)
-        return _cuda_version_text(int(self._drv.get_driver_version()))
-
-    def device_count(self) -> int:
-        self._wrap("cuInit", self._drv.init)
-        return int(self._wrap("cuDeviceGetCount", self._drv.Device.count))
-
-    def device_info(self, index: int) -> GpuInfo:
-        self._wrap("cuInit", self._drv.init)
-        dev = self._wrap("cuDeviceGet", self._drv.Device, index)
-        major, minor = dev.compute_capability()
-        return GpuInfo(index, str(dev.name()), f"{major}.{minor}", int(dev.total_memory()))
-
-    def activate(self, index: int) -> None:
-        if self._ctx is not None:
-            raise BackendError("pycuda context is already active for this backend")
-        self._wrap("cuInit", self._drv.init)
-        dev = self._wrap("cuDeviceGet", self._drv.Device, index)
-        ctx = self._wrap("cuDevicePrimaryCtxRetain", dev.retain_primary_context)
-        self._wrap("cuCtxPushCurrent", ctx.push)
-        self._ctx = ctx
-
-    def deactivate(self) -> None:
-        ctx, self._ctx = self._ctx, None
-        if ctx is None:
-            return
-        self._wrap("cuCtxPopCurrent", ctx.pop)
-        try:
-            ctx.detach()  # releases our retain on the primary context
-        except self._drv.Error as exc:  # pragma: no cover - only on a broken driver
-            logger.warning("releasing the CUDA primary context failed: %s", exc)
-
-    def create_stream(self) -> Any:
-        return self._wrap("cuStreamCreate", self._drv.Stream)
-
-    def stream_handle(self, stream: Any) -> int:
-        return int(stream.handle)
-
-    def destroy_stream(self, stream: Any) -> None:
-        """pycuda destroys a stream when its object is collected; the caller drops the last reference."""
-
-    def alloc_host(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return np.asarray(self._wrap("cuMemHostAlloc", self._drv.pagelocked_empty, shape, np.dtype(dtype)))
-
-    def free_host(self, array: np.ndarray) -> None:
-        base = array.base
-        if base is not None and hasattr(base, "free"):
-            self._wrap("cuMemFreeHost", base.free)
-
-    def alloc_device(self, nbytes: int) -> int:
-        alloc = self._wrap("cuMemAlloc", self._drv.mem_alloc, max(int(nbytes), 1))
-        ptr = int(alloc)
-        self._device_allocs[ptr] = alloc
-        return ptr
-
-    def free_device(self, ptr: int) -> None:
-        alloc = self._device_allocs.pop(ptr, None)
-        if alloc is not None:
-            self._wrap("cuMemFree", alloc.free)
-
-    def htod_async(self, dst: int, src: np.ndarray, stream: Any) -> None:
-        self._wrap("cuMemcpyHtoDAsync", self._drv.memcpy_htod_async, dst, src, stream)
-
-    def dtoh_async(self, dst: np.ndarray, src: int, stream: Any) -> None:
-        self._wrap("cuMemcpyDtoHAsync", self._drv.memcpy_dtoh_async, dst, src, stream)
-
-    def synchronize(self, stream: Any) -> None:
-        self._wrap("cuStreamSynchronize", stream.synchronize)
-
-    def create_event(self) -> Any:
-        return self._wrap("cuEventCreate", self._drv.Event)
-
-    def record_event(self, event: Any, stream: Any) -> None:
-        self._wrap("cuEventRecord", event.record, stream)
-
-    def elapsed_ms(self, start: Any, end: Any) -> float:
-        self._wrap("cuEventSynchronize", end.synchronize)
-        return float(self._wrap("cuEventElapsedTime", end.time_since, start))
-
-    def destroy_event(self, event: Any) -> None:
-        """pycuda destroys an event when its object is collected."""
-
-    @property
-    def graphs(self) -> CudartGraphs | None:
-        return self._graphs
-
-
 def make_cuda_api(preference: str = "auto") -> CudaApi:
     """pycuda when it imports (or when asked for), else cuda-python; :class:`BackendUnavailable` if neither."""
     if preference not in CUDA_API_NAMES:
@@ -420,6 +370,8 @@ def make_cuda_api(preference: str = "auto") -> CudaApi:
     errors: list[str] = []
     if preference in ("auto", "pycuda"):
         try:
+            from realtime_seg.backends.tensorrt.pycuda_api import PycudaApi
+
             return PycudaApi()
         except (ImportError, OSError) as exc:
             errors.append(f"pycuda: {exc}")

@@ -41,7 +41,7 @@ Shape = tuple[int, ...]
 
 def checkout_engine_dir() -> Path | None:
     """The repository's ``engines/`` folder when running from a source checkout, else None."""
-    root = Path(__file__).resolve().parents[2]  # realtime_seg/backends/engine_cache.py -> repository root
+    root = Path(__file__).resolve().parents[3]  # realtime_seg/backends/tensorrt/engine_cache.py -> repository root
     if (root / "pyproject.toml").is_file() and (root / "engines").is_dir():
         return root / "engines"
     return None
@@ -69,14 +69,6 @@ def default_engine_dir(explicit: Path | str | None = None) -> Path:
 # -- what ----------------------------------------------------------------------------------------
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class ProfileShapes:
     """One optimization profile for the image input: the (min, opt, max) shapes TensorRT tunes for."""
@@ -100,9 +92,6 @@ class ProfileShapes:
     @property
     def max_batch(self) -> int:
         return self.max[0]
-
-    def as_list(self) -> list[list[int]]:
-        return [list(self.min), list(self.opt), list(self.max)]
 
 
 def profile_shapes(

@@ -1,0 +1,520 @@
+"""The virtual camera output: processed frames go to a virtual webcam that video calls can pick. Qt-free.
+
+It goes through `pyvirtualcam` (the optional extra ``realtime-seg[vcam]``): v4l2loopback on Linux, the OBS
+Virtual Camera on Windows and macOS.
+
+- :class:`VirtualCamera` owns a clock thread that sends one frame every ``1/fps`` seconds at a fixed size.
+  :meth:`VirtualCamera.submit` only stores the newest processed frame (newest wins, no backlog); the clock
+  thread converts it. When processing falls behind, the clock repeats the last frame, so the call never sees
+  a frozen device. While ``want_raw()`` is true (a model loading, the user paused) it sends the newest
+  camera frame instead, unprocessed.
+- Pixel formats: :func:`convert` turns BGR into what the device is given (I420, NV12, YUYV, UYVY or RGB),
+  with OpenCV's BT.601 coefficients.
+- Starting fails with a :class:`~realtime_seg.errors.VirtualCameraError` whose one-line message says what to
+  do (:func:`explain`). A device that disappears while streaming is reported through ``on_event`` and reopened
+  with backoff; the thread keeps running, as the capture thread does for a camera.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from realtime_seg.capture.thread import RateMeter, Worker
+from realtime_seg.errors import SettingsError, VirtualCameraError
+from realtime_seg.frame import Frame
+from realtime_seg.io.images import cover_resize
+
+logger = logging.getLogger(__name__)
+
+#: pixel formats the device can be given, by our name -> pyvirtualcam's ``PixelFormat`` member
+FORMATS: dict[str, str] = {"i420": "I420", "nv12": "NV12", "yuyv": "YUYV", "uyvy": "UYVY", "rgb": "RGB"}
+DEFAULT_FORMAT = "i420"
+DEFAULT_FPS = 30.0
+#: v4l2loopback's default max_width / max_height
+MAX_SIDE = 8192
+
+MODPROBE = 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="realtime-seg"'
+DEBIAN_PACKAGE = "v4l2loopback-dkms"
+INSTALL_EXTRA = "pip install 'realtime-seg[vcam]'"
+
+
+# -- errors a user can act on -----------------------------------------------------------------------------
+class VcamNotInstalled(VirtualCameraError):
+    """pyvirtualcam is not installed."""
+
+
+class VcamDriverMissing(VirtualCameraError):
+    """Linux: the v4l2loopback kernel module is not loaded."""
+
+
+class VcamObsMissing(VirtualCameraError):
+    """Windows / macOS: the OBS Virtual Camera is not installed (or too old)."""
+
+
+class VcamDeviceMissing(VirtualCameraError):
+    """The device asked for does not exist, or is not a virtual camera."""
+
+
+class VcamDeviceBusy(VirtualCameraError):
+    """The device is in use by another program."""
+
+
+class VcamPermissionError(VirtualCameraError):
+    """The device exists but the user may not open it."""
+
+
+class VcamFormatError(VirtualCameraError):
+    """The device does not accept this size or pixel format."""
+
+    exit_code = 2
+
+
+# -- configuration ----------------------------------------------------------------------------------------
+def _is_yuv(fmt: str) -> bool:
+    return fmt != "rgb"
+
+
+@dataclass(frozen=True)
+class VcamConfig:
+    """What the virtual camera should be: ``None`` size or fps means the source's.
+
+    ``device`` is ``/dev/videoN`` on Linux, ``OBS Virtual Camera`` elsewhere, ``None`` for the first free one.
+    ``mirror`` flips the picture left-right before sending (most call apps mirror only your own preview).
+    ``raw`` allows the unprocessed camera frame while the model loads or processing is paused (the call
+    never freezes); without it the device shows black until the first processed frame, then repeats the last.
+    """
+
+    device: str | None = None
+    size_wh: tuple[int, int] | None = None
+    fps: float | None = None
+    fmt: str = DEFAULT_FORMAT
+    mirror: bool = False
+    raw: bool = True
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise SettingsError(f"unknown virtual camera format {self.fmt!r}; valid: {', '.join(FORMATS)}")
+        if self.size_wh is not None:
+            check_size(self.size_wh, self.fmt)
+        if self.fps is not None and not 0 < self.fps <= 240:
+            raise SettingsError(f"virtual camera fps must be in (0, 240], got {self.fps}")
+        if self.device is not None and not self.device.strip():
+            raise SettingsError("virtual camera device name is empty")
+        if not 0 < self.retry_initial_s <= self.retry_max_s:
+            raise SettingsError(
+                f"need 0 < retry_initial_s <= retry_max_s, got {self.retry_initial_s}, {self.retry_max_s}"
+            )
+
+    def resolve(self, source_size_wh: tuple[int, int], source_fps: float) -> tuple[tuple[int, int], float]:
+        """The output size and rate: as configured, else the source's (a YUV size rounded down to even)."""
+        if self.size_wh is not None:
+            size = self.size_wh
+        else:
+            w, h = source_size_wh
+            size = (w - w % 2, h - h % 2) if _is_yuv(self.fmt) else (w, h)
+            check_size(size, self.fmt)
+        fps = self.fps or (source_fps if 0 < source_fps <= 240 else DEFAULT_FPS)
+        return size, float(fps)
+
+
+def check_size(size_wh: tuple[int, int], fmt: str) -> None:
+    w, h = size_wh
+    if not (2 <= w <= MAX_SIDE and 2 <= h <= MAX_SIDE):
+        raise VcamFormatError(f"virtual camera size must be between 2x2 and {MAX_SIDE}x{MAX_SIDE}, got {w}x{h}")
+    if _is_yuv(fmt) and (w % 2 or h % 2):
+        raise VcamFormatError(f"{fmt.upper()} needs an even width and height, got {w}x{h}")
+
+
+# -- pixel formats ----------------------------------------------------------------------------------------
+def fit(image: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Scale ``image`` to cover ``size_wh`` and centre-crop (no bars; a same-size image is returned as is)."""
+    return cover_resize(image, size_wh, area_below=0.5)
+
+
+def convert(image: np.ndarray, fmt: str) -> np.ndarray:
+    """BGR uint8 ``(H, W, 3)`` -> a new C-contiguous array in ``fmt``, shaped as pyvirtualcam expects.
+
+    - ``i420``: OpenCV's ``COLOR_BGR2YUV_I420`` (BT.601, limited range), ``(H*3/2, W)``;
+    - ``nv12``: the same Y plane, then U and V interleaved, ``(H*3/2, W)``;
+    - ``yuyv`` / ``uyvy``: packed 4:2:2, ``(H, W, 2)``: OpenCV's ``COLOR_BGR2YUV_YUYV`` / ``_UYVY``;
+    - ``rgb``: ``(H, W, 3)``; the backend converts it to the device's own format.
+    """
+    h, w = image.shape[:2]
+    if fmt == "rgb":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if fmt not in FORMATS:
+        raise SettingsError(f"unknown virtual camera format {fmt!r}; valid: {', '.join(FORMATS)}")
+    check_size((w, h), fmt)
+    if fmt in ("i420", "nv12"):
+        i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        if fmt == "i420":
+            return i420
+        nv12 = np.empty_like(i420)
+        nv12[:h] = i420[:h]
+        flat = i420[h:].reshape(-1)
+        quarter = flat.size // 2
+        uv = nv12[h:].reshape(-1)
+        uv[0::2], uv[1::2] = flat[:quarter], flat[quarter:]
+        return nv12
+    return cv2.cvtColor(image, cv2.COLOR_BGR2YUV_YUYV if fmt == "yuyv" else cv2.COLOR_BGR2YUV_UYVY)
+
+
+def prepare(image: np.ndarray, size_wh: tuple[int, int], fmt: str, mirror: bool = False) -> np.ndarray:
+    """Fit, mirror if asked, convert: a BGR frame of any size -> one device frame."""
+    out = fit(image, size_wh)
+    if mirror:
+        out = cv2.flip(out, 1)
+    return convert(np.ascontiguousarray(out), fmt)
+
+
+# -- opening the device, and what its errors mean ------------------------------------------------------------
+def import_pyvirtualcam() -> Any:
+    try:
+        import pyvirtualcam
+    except ImportError as exc:
+        raise VcamNotInstalled(
+            f"the virtual camera needs the optional package pyvirtualcam ({exc.msg}): {INSTALL_EXTRA}"
+        ) from None
+    return pyvirtualcam
+
+
+def v4l2loopback_loaded(root: Path = Path("/")) -> bool:
+    return (root / "sys/module/v4l2loopback").is_dir()
+
+
+def loopback_devices(root: Path = Path("/")) -> list[tuple[str, str]]:
+    """``(/dev/videoN, card label)`` of each v4l2loopback device (they live under sysfs' virtual devices)."""
+    found = []
+    base = root / "sys/devices/virtual/video4linux"
+    for d in sorted(base.glob("video*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit() else 1 << 30):
+        try:
+            label = (d / "name").read_text().strip()
+        except OSError:
+            label = ""
+        found.append((f"/dev/{d.name}", label))
+    return found
+
+
+def _listing(root: Path) -> str:
+    devs = loopback_devices(root)
+    if not devs:
+        return "no v4l2loopback device exists"
+    return "v4l2loopback devices here: " + ", ".join(f"{p} ({label})" if label else p for p, label in devs)
+
+
+def _driver_missing() -> VcamDriverMissing:
+    return VcamDriverMissing(
+        f"no virtual camera: the v4l2loopback kernel module is not loaded; load it with: {MODPROBE} "
+        f"(Debian/Ubuntu: sudo apt install {DEBIAN_PACKAGE} first)"
+    )
+
+
+def explain(
+    exc: BaseException,
+    *,
+    device: str | None,
+    size_wh: tuple[int, int],
+    fmt: str,
+    system: str | None = None,
+    root: Path = Path("/"),
+) -> VirtualCameraError:
+    """Turn what pyvirtualcam raised into one line that says what to do.
+
+    pyvirtualcam wraps each backend's error as ``RuntimeError("'<backend>' backend: <message>")``, one line
+    per backend tried; the messages are those of its native backends (``virtual_output.h``).
+    """
+    system = system or platform.system()
+    parts = [line.split(" backend: ", 1)[-1].strip() for line in str(exc).splitlines() if line.strip()]
+    text = "; ".join(parts)
+    name = device or "the virtual camera"
+    what = f"{size_wh[0]}x{size_wh[1]} {fmt.upper()}"
+
+    def has(*needles: str) -> bool:
+        return any(n in text for n in needles)
+
+    if not text:
+        return VirtualCameraError(f"pyvirtualcam has no virtual camera backend for {system}")
+    if has("OBS Virtual Camera device not found", "OBS Virtual Camera is not installed"):
+        how = (
+            "install OBS Studio 30 or later (https://obsproject.com), click Start Virtual Camera once, "
+            "allow its system extension in System Settings, then try again"
+            if system == "Darwin"
+            else "install OBS Studio 28 or later (https://obsproject.com) and click Start Virtual Camera once"
+        )
+        return VcamObsMissing(f"the OBS Virtual Camera is not installed: {how}")
+    if has("OBS Virtual Camera version is not supported"):
+        return VcamObsMissing("the OBS Virtual Camera is too old: upgrade OBS Studio to 28 or later")
+    if has("This backend supports only the"):
+        only = text.split("only the ", 1)[1].split(" device", 1)[0]
+        return VcamDeviceMissing(f"no virtual camera called {device!r} on {system}: the only one is {only}")
+    if has("Multiple cameras are not supported", "virtual camera output could not be started"):
+        return VcamDeviceBusy(
+            "the OBS Virtual Camera is busy: another program (OBS itself, or a second realtime-seg) is sending "
+            "to it; stop that first"
+        )
+    if has("missing permissions"):
+        return VcamPermissionError(
+            f"no permission to open {name}: add yourself to the 'video' group "
+            "(sudo usermod -aG video $USER) and log in again"
+        )
+    if has("No v4l2 loopback device found"):
+        if not v4l2loopback_loaded(root):
+            return _driver_missing()
+        return VcamDeviceBusy(
+            "every v4l2loopback device is busy or in use by another program "
+            f"({_listing(root)}); close that program, or reload the module with devices=2"
+        )
+    if has("does not exist"):
+        if not v4l2loopback_loaded(root):
+            return _driver_missing()
+        return VcamDeviceMissing(f"virtual camera device {name} does not exist; {_listing(root)}")
+    if has("is already in use", "Device or resource busy"):
+        return VcamDeviceBusy(f"virtual camera device {name} is busy: another program is using it; close it first")
+    if has("is not a video output device", "is not a V4L2 device", "could not be queried"):
+        if device in {p for p, _ in loopback_devices(root)}:
+            return VcamDeviceBusy(
+                f"virtual camera device {name} is busy: another program is already sending to it "
+                "(with exclusive_caps=1 a device takes one sender); close it first"
+            )
+        return VcamDeviceMissing(f"{name} is not a v4l2loopback device (a real camera?); {_listing(root)}")
+    if has("could not be configured", "Unsupported image format"):
+        reason = text.rsplit(": ", 1)[-1] if "configured" in text else text
+        return VcamFormatError(f"{name} does not accept {what} frames ({reason}); try another --vcam-size")
+    return VirtualCameraError(f"the virtual camera could not start: {text}")
+
+
+def open_device(config: VcamConfig, size_wh: tuple[int, int], fps: float, *, root: Path = Path("/")) -> Any:
+    """A ``pyvirtualcam.Camera`` for ``config`` at this size and rate; :class:`VirtualCameraError` if not.
+    ``root`` is where sysfs is looked up (to tell "module not loaded" from "device missing")."""
+    pvc = import_pyvirtualcam()
+    check_size(size_wh, config.fmt)
+    try:
+        return pvc.Camera(
+            size_wh[0], size_wh[1], fps, fmt=getattr(pvc.PixelFormat, FORMATS[config.fmt]), device=config.device
+        )
+    except Exception as exc:
+        raise explain(exc, device=config.device, size_wh=size_wh, fmt=config.fmt, root=root) from exc
+
+
+def device_present(device: str) -> bool:
+    """Whether a device the camera is sending to still exists (device files are checked; names such as
+    ``OBS Virtual Camera`` pass)."""
+    return not device.startswith("/") or os.path.exists(device)
+
+
+# -- the sink ---------------------------------------------------------------------------------------------
+class VcamState(enum.Enum):
+    RUNNING = "running"
+    LOST = "lost"  # the device went away; retrying in the background
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class VcamEvent:
+    state: VcamState
+    message: str = ""
+    retry_in_s: float | None = None
+
+
+Opener = Callable[[], Any]
+
+
+class VirtualCamera(Worker):
+    """Sends frames to a virtual camera at a steady rate from its own clock thread.
+
+    ``raw_frame`` returns the newest camera frame (e.g. ``LatestFrameSlot.peek``); while ``want_raw()`` is
+    true, that is sent unprocessed. ``opener`` opens the device (default: :func:`open_device`); ``present``
+    says whether the device still exists (checked before each frame). ``on_event`` is called from the clock thread.
+    """
+
+    def __init__(
+        self,
+        config: VcamConfig,
+        size_wh: tuple[int, int],
+        fps: float,
+        *,
+        raw_frame: Callable[[], Frame | None] | None = None,
+        want_raw: Callable[[], bool] | None = None,
+        on_event: Callable[[VcamEvent], None] | None = None,
+        opener: Opener | None = None,
+        present: Callable[[str], bool] = device_present,
+    ) -> None:
+        check_size(size_wh, config.fmt)
+        if not 0 < fps <= 240:
+            raise SettingsError(f"virtual camera fps must be in (0, 240], got {fps}")
+        super().__init__("virtual-camera")
+        self.config, self.size_wh, self.target_fps = config, size_wh, float(fps)
+        self.raw_frame, self.want_raw = raw_frame, want_raw or (lambda: False)
+        self.on_event = on_event
+        self._opener = opener or (lambda: open_device(config, size_wh, fps))
+        self._present = present
+        self._lock = threading.Lock()
+        self._pending: np.ndarray | None = None
+        self._cam: Any = None
+        self._buf = prepare(np.zeros((size_wh[1], size_wh[0], 3), np.uint8), size_wh, config.fmt)
+        self._raw_seen: Frame | None = None
+        self._retry_at = 0.0
+        self._delay = config.retry_initial_s
+        self.device = config.device or ""
+        self.state = VcamState.STOPPED
+        self.meter = RateMeter()
+        self.sent = self.fresh = self.raw = self.repeated = self.losses = 0
+
+    # -- any thread -----------------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the device now (in the caller's thread), so a start-up error reaches the caller."""
+        if self._cam is None:
+            self._cam = self._opener()
+            self.device = str(self._cam.device)
+
+    def start(self) -> None:
+        self.open()
+        self.state = VcamState.RUNNING
+        super().start()
+
+    def submit(self, image: np.ndarray) -> None:
+        """Offer the newest processed frame (BGR, any size). Never blocks; an unsent one is replaced."""
+        with self._lock:
+            self._pending = image
+
+    @property
+    def fps(self) -> float:
+        """Frames actually sent per second (over the last second)."""
+        return self.meter.rate
+
+    @property
+    def summary(self) -> str:
+        """e.g. ``/dev/video4 30 fps`` or ``/dev/video4 lost``."""
+        if self.state is VcamState.LOST:
+            return f"{self.device or 'virtual camera'} lost, retrying"
+        return f"{self.device} {self.fps:.0f} fps"
+
+    # -- the clock thread -----------------------------------------------------------------------------
+    def _emit(self, event: VcamEvent) -> None:
+        self.state = event.state
+        (logger.warning if event.state is VcamState.LOST else logger.info)("virtual camera: %s", event.message)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                logger.exception("virtual camera event listener failed")
+
+    def _next_buffer(self) -> np.ndarray:
+        with self._lock:
+            image, self._pending = self._pending, None
+        if image is not None:
+            self._buf = prepare(image, self.size_wh, self.config.fmt, self.config.mirror)
+            self.fresh += 1
+            return self._buf
+        if self.raw_frame is not None and self.config.raw and self.want_raw():
+            frame = self.raw_frame()
+            if frame is not None and frame is not self._raw_seen:
+                self._raw_seen = frame
+                self._buf = prepare(frame.image, self.size_wh, self.config.fmt, self.config.mirror)
+                self.raw += 1
+                return self._buf
+        self.repeated += 1
+        return self._buf
+
+    def _close_cam(self) -> None:
+        cam, self._cam = self._cam, None
+        if cam is not None:
+            try:
+                cam.close()
+            except Exception:
+                logger.debug("closing the virtual camera failed", exc_info=True)
+
+    def _lost(self, reason: str, now: float) -> None:
+        self.losses += 1
+        self._close_cam()
+        self.meter.reset()
+        self._delay = self.config.retry_initial_s
+        self._retry_at = now + self._delay
+        self._emit(VcamEvent(VcamState.LOST, f"{reason} - retrying in {self._delay:.1f} s", self._delay))
+
+    def _reopen(self, now: float) -> None:
+        try:
+            self.open()
+        except Exception as exc:
+            self._delay = min(self._delay * 2, self.config.retry_max_s)
+            self._retry_at = now + self._delay
+            msg = f"virtual camera unavailable: {exc} - retrying in {self._delay:.1f} s"
+            self._emit(VcamEvent(VcamState.LOST, msg, self._delay))
+            return
+        self._emit(VcamEvent(VcamState.RUNNING, f"virtual camera {self.device} is back"))
+
+    def _run(self) -> None:
+        period = 1.0 / self.target_fps
+        next_t = time.monotonic()
+        self._emit(VcamEvent(VcamState.RUNNING, f"sending to {self.device} at {self.target_fps:g} fps"))
+        try:
+            while not self._stop.is_set():
+                delay = next_t - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+                now = time.monotonic()
+                next_t += period
+                if next_t < now:  # far behind (a stall): restart the clock instead of bursting
+                    next_t = now + period
+                if self._cam is None:
+                    if now >= self._retry_at:
+                        self._reopen(now)
+                    continue
+                if not self._present(self.device):  # one stat() a frame: writes to a gone device do not raise
+                    self._lost(f"virtual camera {self.device} disappeared", now)
+                    continue
+                buf = self._next_buffer()
+                try:
+                    self._cam.send(buf)
+                except Exception as exc:
+                    self._lost(f"virtual camera {self.device} failed: {exc}", now)
+                    continue
+                self.sent += 1
+                self.meter.tick(now)
+        finally:
+            self._close_cam()
+            self._emit(VcamEvent(VcamState.STOPPED, f"released {self.device}"))
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        ok = super().stop(timeout)
+        if ok:
+            self._close_cam()  # never started, or the thread is gone: release the device here
+            self.state = VcamState.STOPPED
+        return ok
+
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "FORMATS",
+    "VcamConfig",
+    "VcamDeviceBusy",
+    "VcamDeviceMissing",
+    "VcamDriverMissing",
+    "VcamEvent",
+    "VcamFormatError",
+    "VcamNotInstalled",
+    "VcamObsMissing",
+    "VcamPermissionError",
+    "VcamState",
+    "VirtualCamera",
+    "convert",
+    "explain",
+    "fit",
+    "loopback_devices",
+    "open_device",
+    "prepare",
+]
