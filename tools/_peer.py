@@ -28,7 +28,23 @@ REPO = TOOLS.parent
 if str(TOOLS) not in sys.path:
     sys.path.insert(0, str(TOOLS))
 
+from realtime_seg.errors import RealtimeSegError  # noqa: E402
+
 PEERS = ("mediapipe",)
+
+
+class PeerError(RealtimeSegError):
+    """The peer comparison cannot run (bad options, no interpreter for the throw-away venv, a failed run)."""
+
+    exit_code = 2
+
+
+def check_peer_args(args: argparse.Namespace, modes: list[str]) -> None:
+    """``--peer`` compares whole ``process`` runs: it needs the offline mode."""
+    if args.peer and "offline" not in modes:
+        raise PeerError(f"--peer {args.peer} runs with the offline mode; add offline to --mode (got {','.join(modes)})")
+    if args.peer_rounds < 1:
+        raise PeerError(f"--peer-rounds must be >= 1, got {args.peer_rounds}")
 #: bumped when the clip recipe changes, so a stale cached clip is not reused
 CLIP_VERSION = 1
 #: the camera-like encoding: bit rate in Mbit/s at 720p, scaled with the pixel count
@@ -206,7 +222,8 @@ def _timed_process(
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if done.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} ... failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise PeerError(f"{Path(cmd[1]).name if cmd[1:] else cmd[0]} run failed (exit {done.returncode}): {last}")
     return done, wall, cpu
 
 
@@ -222,7 +239,7 @@ def _ours(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: 
     done, wall, cpu = _timed_process(cmd, env)
     m = _SUMMARY.search(done.stdout)
     if not m:
-        raise RuntimeError(f"no summary from realtime-seg process: {done.stdout[-500:]}")
+        raise PeerError(f"no summary line from realtime-seg process in: {done.stdout[-300:]!r}")
     frames, loop_s = int(m.group(1)), float(m.group(2))
     stages: dict[str, float] = {}
     sm = re.search(r"median ms per frame: (.+)", done.stdout)
@@ -245,9 +262,17 @@ def _peer(py: Path, clip: Path, out: Path) -> dict[str, Any]:
 
 def bench_peer(args: argparse.Namespace, backend: str, model: str, res: str, clip: Path, result_cls: Any) -> Any:
     """Ours and the peer, interleaved, as whole processes; a ``Result`` row (mode ``peer``)."""
+    import shutil
+
     from peer_mediapipe import DEFAULT_VENV, ensure_peer_python
 
-    py = ensure_peer_python(args.peer_venv or DEFAULT_VENV)
+    venv = args.peer_venv or DEFAULT_VENV
+    if not (venv / "bin" / "python").exists() and shutil.which("python3.11") is None:
+        raise PeerError("the peer needs python3.11 on PATH for its throw-away venv (mediapipe 0.10.21 wants 3.11/3.12)")
+    try:
+        py = ensure_peer_python(venv)
+    except subprocess.CalledProcessError as exc:
+        raise PeerError(f"installing mediapipe==0.10.21 into {venv} failed (exit {exc.returncode})") from exc
     folder = Path(args.peer_out)
     folder.mkdir(parents=True, exist_ok=True)
     ours_out, peer_out = folder / f"ours_{res}.mp4", folder / f"peer_mediapipe_{res}.mp4"

@@ -465,6 +465,7 @@ def validate(args: argparse.Namespace) -> None:
     args.models = [m.strip() for m in args.model.split(",") if m.strip()]
     if args.input is not None and not args.input.is_file():
         raise BenchError(f"input file not found: {args.input}")
+    _peer.check_peer_args(args, modes)
     if args.frames < 1 or args.warmup < 0:
         raise BenchError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
 

@@ -9,6 +9,7 @@ default clip, and the contact sheet, with the input clip standing in for the pee
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +21,25 @@ sys.path.insert(0, str(TOOLS))
 
 import _peer  # noqa: E402
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]  # the sample photo and the model come from PyPI wheels
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(TOOLS / "benchmark.py"), *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "infer", "--peer", "mediapipe"], "--peer mediapipe runs with the offline mode"),
+        (["--mode", "offline", "--peer", "mediapipe", "--peer-rounds", "0"], "--peer-rounds must be >= 1, got 0"),
+        (["--peer", "tflite"], "invalid choice: 'tflite'"),
+        (["--clip", "nope"], "invalid choice: 'nope'"),
+    ],
+)
+def test_bad_peer_options_give_one_line_errors(args: list[str], message: str) -> None:
+    proc = _run(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +47,8 @@ def clip() -> Path:
     return _peer.camera_clip((320, 180), 24, "astronaut")
 
 
+@pytest.mark.network  # the sample photo and the model come from PyPI wheels
+@pytest.mark.slow
 def test_default_clip_is_encoded_as_cameras_encode(clip: Path) -> None:
     info = _peer.describe_clip(clip)
     assert info["codec"] == "h264" and info["profile"] == "High"
@@ -36,6 +57,8 @@ def test_default_clip_is_encoded_as_cameras_encode(clip: Path) -> None:
     assert info["frames"] == 24 and info["size"] == "320x180"
 
 
+@pytest.mark.network  # the sample photo and the model come from PyPI wheels
+@pytest.mark.slow
 def test_ours_runs_as_a_whole_process_and_its_summary_is_read(clip: Path, tmp_path: Path) -> None:
     args = argparse.Namespace(effect="blur", preset="ultrafast", threads=None)
     run = _peer._ours(args, clip, tmp_path / "ours.mp4", "selfie", "onnxruntime")
@@ -45,6 +68,8 @@ def test_ours_runs_as_a_whole_process_and_its_summary_is_read(clip: Path, tmp_pa
     assert (tmp_path / "ours.mp4").is_file()
 
 
+@pytest.mark.network  # the sample photo and the model come from PyPI wheels
+@pytest.mark.slow
 def test_contact_sheet_shows_input_ours_and_peer(clip: Path, tmp_path: Path) -> None:
     args = argparse.Namespace(effect="blur", preset="ultrafast", threads=None)
     _peer._ours(args, clip, tmp_path / "ours.mp4", "selfie", "onnxruntime")
