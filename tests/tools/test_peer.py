@@ -22,7 +22,6 @@ sys.path.insert(0, str(TOOLS))
 import _peer  # noqa: E402
 
 
-
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(TOOLS / "benchmark.py"), *args], capture_output=True, text=True)
 
