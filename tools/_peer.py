@@ -45,6 +45,8 @@ def check_peer_args(args: argparse.Namespace, modes: list[str]) -> None:
         raise PeerError(f"--peer {args.peer} runs with the offline mode; add offline to --mode (got {','.join(modes)})")
     if args.peer_rounds < 1:
         raise PeerError(f"--peer-rounds must be >= 1, got {args.peer_rounds}")
+
+
 #: bumped when the clip recipe changes, so a stale cached clip is not reused
 CLIP_VERSION = 1
 #: the camera-like encoding: bit rate in Mbit/s at 720p, scaled with the pixel count
