@@ -266,9 +266,9 @@ def bench_peer(args: argparse.Namespace, backend: str, model: str, res: str, cli
     """Ours and the peer, interleaved, as whole processes; a ``Result`` row (mode ``peer``)."""
     import shutil
 
-    from peer_mediapipe import DEFAULT_VENV, ensure_peer_python
+    from peer_mediapipe import default_venv, ensure_peer_python
 
-    venv = args.peer_venv or DEFAULT_VENV
+    venv = args.peer_venv or default_venv()
     if not (venv / "bin" / "python").exists() and shutil.which("python3.11") is None:
         raise PeerError("the peer needs python3.11 on PATH for its throw-away venv (mediapipe 0.10.21 wants 3.11/3.12)")
     try:

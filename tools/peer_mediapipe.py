@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: where the throw-away environment is kept between benchmark runs (delete it at will)
-DEFAULT_VENV = Path(os.environ.get("REALTIME_SEG_CACHE", Path.home() / ".cache" / "realtime-seg")) / "peer-mediapipe"
 #: a time stamp taken by the parent just before it starts the peer, so start-up includes the interpreter's
 _LAUNCH_ENV = "PEER_LAUNCH_TIME"
 
@@ -80,11 +78,20 @@ def recipe(src: str, dst: str) -> dict[str, object]:
     }
 
 
-def ensure_peer_python(venv: Path = DEFAULT_VENV, python: str = "python3.11") -> Path:
+def default_venv() -> Path:
+    """Where the throw-away environment is kept between benchmark runs: ``<cache>/peer-mediapipe`` (delete at will)."""
+    sys.path.insert(0, str(REPO))
+    from realtime_seg._pypi import cache_dir
+
+    return cache_dir() / "peer-mediapipe"
+
+
+def ensure_peer_python(venv: Path | None = None, python: str = "python3.11") -> Path:
     """The throw-away venv's interpreter, with the pinned mediapipe installed (created on first use)."""
     sys.path.insert(0, str(REPO / "tools"))
     from make_golden import ensure_venv, venv_python
 
+    venv = venv or default_venv()
     py = venv_python(venv)
     if py.exists():
         check = subprocess.run([str(py), "-c", "import mediapipe"], capture_output=True)
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("input", type=Path)
     ap.add_argument("output", type=Path)
     ap.add_argument("--run", action="store_true", help="internal: run the recipe in this interpreter")
-    ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"throw-away venv (default: {DEFAULT_VENV})")
+    ap.add_argument("--venv", type=Path, help="the throw-away venv (default: <cache>/peer-mediapipe)")
     ap.add_argument("--python", default="python3.11", help="interpreter for the throw-away venv (3.11/3.12)")
     args = ap.parse_args(argv)
     if args.run:
