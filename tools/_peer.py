@@ -303,6 +303,13 @@ def bench_peer(args: argparse.Namespace, backend: str, model: str, res: str, cli
         pair_ratios=[round(v, 2) for v in pair_ratios],
         ours_cpu_ms_per_frame=[round(r["cpu_s"] * 1e3 / r["frames"], 1) for r in ours],
         peer_cpu_ms_per_frame=[round(r["cpu_s"] * 1e3 / r["frames"], 1) for r in peer],
+        cpu_ratio=round(
+            float(
+                np.median([r["cpu_s"] / r["frames"] for r in peer])
+                / np.median([r["cpu_s"] / r["frames"] for r in ours])
+            ),
+            2,
+        ),  # the peer's CPU per frame over ours: what the FPS ratio tends to when no core is free
         ours_startup_s=[round(r["startup_s"], 2) for r in ours],
         peer_startup_s=[round(r["startup_s"], 2) for r in peer],
         ours_pipeline_fps=[round(r["frames"] / r["loop_s"], 1) for r in ours],
