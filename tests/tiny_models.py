@@ -90,3 +90,63 @@ def write_user_model(dirpath: Path, kind: str = "brightness") -> Path:
     else:
         raise ValueError(kind)
     return onnx_path
+
+
+def counter_matting_model(path: Path, channels: int = 2, stride: int = 2) -> Path:
+    """A recurrent matting stand-in with RVM's interface and any input size.
+
+    ``src`` [1, 3, H, W] -> ``fgr`` = ``src``; ``r1o`` = ``r1i`` + 1 (so the state counts the model's
+    runs since it last started from zeros); ``pha`` [1, 1, H, W] = mean(``r1i``) / 100 everywhere: the
+    alpha tells how many runs the state had seen. ``r1i`` is [1, channels, ceil(H/stride), ceil(W/stride)].
+    """
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    hundredth = numpy_helper.from_array(np.array(0.01, np.float32), "hundredth")
+    nodes = [
+        helper.make_node("Add", ["r1i", "one"], ["r1o"]),
+        helper.make_node("ReduceMean", ["src"], ["grey"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["grey", "zero"], ["zeros"]),
+        helper.make_node("ReduceMean", ["r1i"], ["count"], axes=[0, 1, 2, 3], keepdims=1),
+        helper.make_node("Mul", ["count", "hundredth"], ["level"]),
+        helper.make_node("Add", ["zeros", "level"], ["pha"]),
+        helper.make_node("Identity", ["src"], ["fgr"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "counter_matting",
+        [
+            helper.make_tensor_value_info("src", TensorProto.FLOAT, [1, 3, "h", "w"]),
+            helper.make_tensor_value_info("r1i", TensorProto.FLOAT, [1, channels, "h2", "w2"]),
+        ],
+        [
+            helper.make_tensor_value_info("pha", TensorProto.FLOAT, [1, 1, "h", "w"]),
+            helper.make_tensor_value_info("fgr", TensorProto.FLOAT, [1, 3, "h", "w"]),
+            helper.make_tensor_value_info("r1o", TensorProto.FLOAT, [1, channels, "h2", "w2"]),
+        ],
+        [one, zero, hundredth],
+    )
+    return _save(graph, path)
+
+
+SPEC_TOML_COUNTER = """
+name = "counter"
+input_size = [64, 36]
+dynamic_size = true
+output = "probability"
+input = "src"
+[outputs]
+alpha = "pha"
+foreground = "fgr"
+[[state]]
+input = "r1i"
+output = "r1o"
+channels = {channels}
+stride = 2
+"""
+
+
+def write_counter_model(dirpath: Path, *, spec_channels: int = 2) -> Path:
+    """``counter.onnx`` + ``counter.toml`` (the TOML may claim another channel count, for error tests)."""
+    path = counter_matting_model(dirpath / "counter.onnx")
+    (dirpath / "counter.toml").write_text(SPEC_TOML_COUNTER.format(channels=spec_channels), encoding="utf-8")
+    return path

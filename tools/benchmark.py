@@ -203,7 +203,8 @@ def bench_infer(args: argparse.Namespace, backend: str, model: str, res: str, si
             samples.update(gpu_h2d=[], gpu_compute=[], gpu_d2h=[])
         totals: list[float] = []
         options: dict[str, Any] = {"gpu_timing": True} if be == "tensorrt" else {}
-        with open_segmenter(model, be, threads=threads, **options) as seg:
+        with open_segmenter(model, be, threads=threads, downsample=args.downsample, **options) as seg:
+            working = seg.model_size(size)
             for i in range(args.warmup):
                 seg.segment(frames[i % len(frames)], i)
             with CpuMeter() as cpu:
@@ -216,6 +217,8 @@ def bench_infer(args: argparse.Namespace, backend: str, model: str, res: str, si
                             samples[f"gpu_{k}"].append(v)
                     totals.append(r.timings_ms["preprocess"] + r.timings_ms["infer"] + r.timings_ms["postprocess"])
             description = seg.backend.description
+            if seg.spec.dynamic_size:
+                description += f", working resolution {working[0]}x{working[1]}"
         return samples, 1000.0 / float(np.median(totals)), cpu.utilisation, description
 
     samples, fps, util, description = run(backend, args.threads, args.frames)
@@ -257,7 +260,7 @@ def _settings(args: argparse.Namespace, model: str, backend: str) -> Any:
     from realtime_seg.pipeline.settings import ProcessingSettings
 
     threads = {} if args.threads is None else {"threads": args.threads}
-    return ProcessingSettings(model=model, backend=backend, effect=args.effect, **threads)
+    return ProcessingSettings(model=model, backend=backend, effect=args.effect, downsample=args.downsample, **threads)
 
 
 def _offline_run(args: argparse.Namespace, clip: Path, out: Path, model: str, backend: str, sequential: bool) -> Any:
@@ -432,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime, tensorrt or all (default: onnxruntime)")
     p.add_argument("--model", default="selfie", help="comma-separated models (default: selfie)")
+    p.add_argument(
+        "--downsample",
+        type=float,
+        default=None,
+        help="rvm's working resolution as a fraction of the frame (default: chosen from the frame size)",
+    )
     p.add_argument("--resolution", default="720p", help="comma-separated: 480p,720p,1080p or WxH (default: 720p)")
     p.add_argument("--effect", default="blur", help="effect for offline/live modes (default: blur)")
     p.add_argument("--mode", default="infer,offline,live", help="comma-separated: infer,offline,live (default: all)")

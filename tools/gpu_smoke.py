@@ -484,6 +484,74 @@ def smoke(args: argparse.Namespace, tmp: Path, engine_dir: Path, checks: Checks)
 
             checks.run(name, timed, needs=(f"{precision} engine builds and runs (worker thread)",))
 
+    rvm_smoke(args, engine_dir, checks)
+
+
+def rvm_smoke(args: argparse.Namespace, engine_dir: Path, checks: Checks) -> None:
+    """rvm on TensorRT (state on the device): the golden sequence against ONNX Runtime, then timing."""
+    from realtime_seg.backends.tensorrt.runtime import recurrent_io
+    from realtime_seg.models import rvm
+    from realtime_seg.models.registry import resolve_model
+    from realtime_seg.segmenter import Segmenter
+
+    if not rvm.is_fetched():
+        checks.run("rvm", lambda: (True, "skipped: not fetched (`realtime-seg models fetch rvm`)"))
+        return
+    golden = np.load(Path(__file__).resolve().parents[1] / "tests/fixtures/golden/rvm__sequence.npz")
+    frames = [np.ascontiguousarray(f[:, :, ::-1]) for f in golden["src_u8"]]  # RGB -> BGR
+
+    def sequence(backend_name: str, precision: str) -> list[np.ndarray]:
+        from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend
+        from realtime_seg.backends.tensorrt import TensorRTBackend
+
+        spec = resolve_model("rvm", precision=precision)
+        assert spec.onnx_path is not None
+        be: Any = (
+            TensorRTBackend(spec.onnx_path, spec.input_shape, engine_dir=engine_dir, recurrent=recurrent_io(spec))
+            if backend_name == "tensorrt"
+            else OnnxRuntimeBackend(spec.onnx_path, spec.input_shape, providers=("CPUExecutionProvider",))
+        )
+        with Segmenter(spec, be, downsample=1.0) as seg:
+            return [seg.segment(f, i).probs.copy() for i, f in enumerate(frames)]
+
+    for precision, limit in (("fp32", 5e-3), ("fp16", 5e-2)):
+
+        def accuracy(precision: str = precision, limit: float = limit) -> tuple[bool, str]:
+            ref = sequence("onnxruntime", "fp32")
+            got = run_in_worker(lambda: sequence("tensorrt", precision))
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(got, ref, strict=True))
+            return diff <= limit, f"{len(got)} frames, state carried on the GPU: alpha max |diff| vs ORT {diff:.2e}"
+
+        checks.run(f"rvm {precision} on TensorRT vs ONNX Runtime (golden sequence)", accuracy)
+
+    def timing() -> tuple[bool, str]:
+        from realtime_seg.backends.tensorrt import TensorRTBackend
+
+        spec = resolve_model("rvm", precision="fp16")
+        assert spec.onnx_path is not None
+        out = []
+        for frame_wh, ratio in (((1920, 1080), 0.25), ((1280, 720), 1.0), ((1920, 1080), 1.0)):
+
+            def work(frame_wh: tuple[int, int] = frame_wh, ratio: float = ratio) -> float:
+                be = TensorRTBackend(
+                    spec.onnx_path, spec.input_shape, engine_dir=engine_dir, recurrent=recurrent_io(spec)
+                )
+                frame = np.full((frame_wh[1], frame_wh[0], 3), 100, np.uint8)
+                with Segmenter(spec, be, downsample=ratio) as seg:
+                    for i in range(20):
+                        seg.segment(frame, i)
+                    t0 = time.perf_counter()
+                    for i in range(200):
+                        seg.segment(frame, i)
+                    return (time.perf_counter() - t0) / 200 * 1e3
+
+            ms = run_in_worker(work)
+            w, h = int(round(frame_wh[0] * ratio)), int(round(frame_wh[1] * ratio))
+            out.append(f"{w}x{h}: {ms:.2f} ms/frame")
+        return True, "fp16, segmenter incl. preprocessing: " + ", ".join(out)
+
+    checks.run("rvm fp16 timing on TensorRT", timing, needs=("rvm fp16 on TensorRT vs ONNX Runtime (golden sequence)",))
+
 
 if __name__ == "__main__":
     sys.exit(main())

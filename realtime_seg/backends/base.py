@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
@@ -15,6 +16,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from realtime_seg.errors import BackendError
+from realtime_seg.models.spec import StateSpec
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +28,15 @@ class Backend(ABC):
 
     #: registry name, e.g. ``"onnxruntime"``
     name: ClassVar[str]
+    #: whether :meth:`run` works: named inputs and outputs, any input size (recurrent models such as rvm)
+    runs_named_io: ClassVar[bool] = False
 
     def __init__(self, model_path: Path, input_shape: tuple[int, ...]) -> None:
         self.model_path = Path(model_path)
         #: the expected input shape for batch 1 (the batch axis may be larger where supported)
         self.input_shape = tuple(input_shape)
         self._is_open = False
+        self._host_state: dict[str, np.ndarray] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @property
@@ -58,7 +63,50 @@ class Backend(ABC):
             )
         return self._infer(np.ascontiguousarray(tensor))
 
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        """Run the model on named inputs (several, of any shape the model takes); return the named outputs.
+
+        For models with more than one input (recurrent state, scalars) or a dynamic input size.
+        """
+        if not self._is_open:
+            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        return self._run(feeds, outputs)
+
+    def run_recurrent(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        states: Sequence[StateSpec],
+        size_wh: tuple[int, int],
+        layout: str = "NCHW",
+        *,
+        start: bool,
+    ) -> list[np.ndarray]:
+        """Run a recurrent model: ``feeds`` and ``outputs`` without the state tensors, which the backend carries.
+
+        Each call's state outputs are the next call's state inputs; ``start=True`` (the first frame, a new
+        source, a new working resolution ``size_wh``, a scene cut) starts them from zeros. This default keeps
+        them in host memory; a GPU backend keeps them on the device and swaps buffers (no host round trip).
+        """
+        if not self._is_open:
+            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        if start or self._host_state is None:
+            self._host_state = {st.input: np.zeros(st.shape(size_wh, layout), np.float32) for st in states}
+        got = self._run({**feeds, **self._host_state}, [*outputs, *(st.output for st in states)])
+        n = len(outputs)
+        self._host_state = {st.input: np.asarray(v, np.float32) for st, v in zip(states, got[n:], strict=True)}
+        return got[:n]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ()
+
     def close(self) -> None:
+        self._host_state = None
         if self._is_open:
             try:
                 self._close()
@@ -88,3 +136,9 @@ class Backend(ABC):
 
     @abstractmethod
     def _close(self) -> None: ...
+
+    def _run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        raise BackendError(
+            f"the {self.name} backend cannot run models with several inputs or a dynamic input size yet "
+            "(recurrent models such as rvm); use --backend onnxruntime"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CP
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    runs_named_io = True
 
     def __init__(
         self,
@@ -60,6 +62,20 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:
             raise BackendError(f"ONNX Runtime inference failed: {exc}") from exc
         return np.asarray(out[0])
+
+    def _run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        try:
+            return [np.asarray(o) for o in self._session.run(list(outputs), dict(feeds))]
+        except Exception as exc:
+            raise BackendError(f"ONNX Runtime inference failed: {exc}") from exc
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self._session.get_inputs()) if self._session is not None else ()
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self._session.get_outputs()) if self._session is not None else ()
 
     def _close(self) -> None:
         self._session = None

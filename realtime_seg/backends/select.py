@@ -70,8 +70,17 @@ def create_backend(
     backend: Backend
     if choice.name == "tensorrt":
         from realtime_seg.backends.tensorrt import TensorRTBackend
+        from realtime_seg.backends.tensorrt.runtime import recurrent_io
 
-        backend = TensorRTBackend(spec.onnx_path, spec.input_shape, **options)
+        recurrent = recurrent_io(spec) if spec.states and spec.dynamic_size else None
+        if (spec.named_io or spec.dynamic_size) and recurrent is None:
+            why = f"the TensorRT backend does not run {spec.name!r} (named inputs or a dynamic size without state)"
+            if requested == "tensorrt":
+                raise BackendUnavailable(f"{why}; use --backend onnxruntime")
+            logger.warning("%s; using ONNX Runtime", why)
+            backend, _ = create_backend(spec, "onnxruntime", threads=threads)
+            return backend, BackendChoice("onnxruntime", f"auto: {why}")
+        backend = TensorRTBackend(spec.onnx_path, spec.input_shape, recurrent=recurrent, **options)
     else:
         from realtime_seg.backends.onnxruntime import OnnxRuntimeBackend
 

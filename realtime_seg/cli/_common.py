@@ -27,8 +27,17 @@ def add_model_options(p: argparse.ArgumentParser, *, default_model: str = DEFAUL
     p.add_argument(
         "--model",
         default=default_model,
-        help=f"{auto}built-in model name (selfie, selfie-landscape) or a path to model.onnx with a sidecar "
-        f"model.toml (default: {default_model})",
+        help=f"{auto}built-in model name (selfie, selfie-landscape, rvm: Robust Video Matting, fetched with "
+        "`models fetch rvm`) or a path to model.onnx with a sidecar model.toml; auto picks rvm when TensorRT is "
+        f"in use and rvm is fetched (default: {default_model})",
+    )
+    p.add_argument(
+        "--downsample",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="rvm: its working resolution as a fraction of the frame, in (0, 1] (default: chosen from the frame "
+        "size, 480 pixels on the long side: 0.375 of 720p, 0.25 of 1080p; full-body shots gain from about 1.6x)",
     )
     p.add_argument(
         "--backend",

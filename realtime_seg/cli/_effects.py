@@ -114,5 +114,6 @@ def settings_from_args(args: argparse.Namespace) -> ProcessingSettings:
         effect_options=options,
         refine=refine_config_from_args(args),
         every=getattr(args, "every", 1),
+        downsample=getattr(args, "downsample", None),
         crop=getattr(args, "crop", "auto"),
     )

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         output_dir=args.output_dir,
         camera_size_wh=args.size,
+        downsample=args.downsample,
     )
     return run_app(opts)
 
@@ -108,7 +109,7 @@ def _measure(args: argparse.Namespace) -> int:
         outlines=args.outlines,
         crop=args.crop or "auto",
     )
-    settings = values.settings(args.threads)
+    settings = values.settings(args.threads, args.downsample)
     stats = measure_live(source, settings, args.measure)
     model = settings.model
     if model == AUTO_MODEL:

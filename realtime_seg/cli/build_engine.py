@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     )
     spec = resolve_model(args.model, precision=args.precision)
     assert spec.onnx_path is not None  # resolve_model always sets it
+    from realtime_seg.backends.tensorrt.runtime import recurrent_io
+
+    recurrent = recurrent_io(spec)  # rvm: one profile over the working resolutions and the state shapes
     cache = EngineCache(args.engine_dir)
     api = make_cuda_api(args.cuda_api)
     api.activate(args.device)
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         out(f"model {spec.name}: {spec.onnx_path}")
         result = obtain_engine(
             trt,
-            EngineRequest(spec.onnx_path, spec.input_shape, options),
+            EngineRequest(
+                spec.onnx_path, spec.input_shape, options, profile=recurrent.profile() if recurrent else None
+            ),
             gpu,
             cache,
             progress=lambda line: out(f"  {line}"),

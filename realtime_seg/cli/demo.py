@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     # the 16:9 clip goes to the landscape model unless one was named: the square selfie model sees the
     # stretched 1280x720 frame and misses most of the torso while the photo is small (see the README)
     clip_model = "selfie-landscape" if str(args.model) == DEFAULT_MODEL else str(args.model)
-    settings = ProcessingSettings(model=clip_model, backend=args.backend, threads=args.threads, effect="blur")
+    settings = ProcessingSettings(
+        model=clip_model, backend=args.backend, threads=args.threads, effect="blur", downsample=args.downsample
+    )
     # the demo owns its out folder: a second `make demo` replaces its outputs
     stats = process_video(clip, VideoOutputs(video=blurred, masks=masks_dir, overwrite=True), settings)
     for line in summary(stats):

@@ -116,8 +116,25 @@ def collect() -> dict[str, str]:
     info["backend auto"] = (
         f"{auto.name} (TensorRT usable)" if auto.name == "tensorrt" else f"{auto.name} (TensorRT not usable: see above)"
     )
+    info["models fetched"] = _fetched_models()
     info["engine cache"] = f"{default_engine_dir()} (set REALTIME_SEG_ENGINE_DIR or --engine-dir to move it)"
     return info
+
+
+def _fetched_models() -> str:
+    """Which built-in models are in the cache (``models fetch`` gets the rest)."""
+    try:
+        from realtime_seg.models.registry import list_models
+
+        rows = list_models()
+    except Exception as exc:  # info reports, it does not fail
+        return f"unknown ({exc})"
+    have = [r.name for r in rows if r.fetched]
+    missing = [r.name for r in rows if not r.fetched]
+    text = ", ".join(have) or "none"
+    if missing:
+        text += f" (not fetched: {', '.join(missing)}; `realtime-seg models fetch [rvm]`)"
+    return text
 
 
 def run(args: argparse.Namespace) -> int:

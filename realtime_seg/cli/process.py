@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.jsonl",
         help="write tracked region outlines (ids stable across frames) as JSON Lines, one frame per line",
     )
+    p.add_argument(
+        "--counts-out",
+        type=Path,
+        metavar="FILE.csv",
+        help="write the tracked objects per class over time as CSV: frame, t, class, count, distinct_so_far",
+    )
     p.add_argument("--codec", default=DEFAULT_CODEC, help=f"video encoder (default: {DEFAULT_CODEC}, H.264 yuv420p)")
     p.add_argument(
         "--crf",
@@ -80,6 +86,7 @@ def outputs_from_args(args: argparse.Namespace) -> VideoOutputs:
         alpha=args.alpha_out,
         masks=args.masks_out,
         outlines=args.outlines_out,
+        counts=args.counts_out,
         codec=args.codec,
         crf=args.crf,
         preset=args.preset,
@@ -136,6 +143,8 @@ def summary(stats: RunStats) -> list[str]:
     stages = "  ".join(f"{st.stage} {st.median_ms:.2f}" for st in stats.stages)
     lines.append(f"median ms per frame: {stages}")
     lines.append(f"person crop: {stats.crop}")
+    if stats.tracking:
+        lines.append(f"objects: {stats.tracking}")
     lines += [f"wrote {p}" for p in stats.outputs]
     return lines
 

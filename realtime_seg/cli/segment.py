@@ -38,7 +38,12 @@ def check_distinct_stems(images: list[Path], out_dir: Path) -> None:
 
 
 def segment_images(
-    images: list[Path], out_dir: Path, model: str, backend: str, threads: int | None
+    images: list[Path],
+    out_dir: Path,
+    model: str,
+    backend: str,
+    threads: int | None,
+    downsample: float | None = None,
 ) -> list[tuple[Path, Path]]:
     from realtime_seg.io.images import alpha_u8, read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
@@ -46,12 +51,14 @@ def segment_images(
     check_distinct_stems(images, out_dir)
     frames = [read_image(p) for p in images]  # every input is checked before any work
     written = []
-    with open_segmenter(model, backend, threads=threads) as seg:  # the model loads before anything is written
+    # the model loads before anything is written
+    with open_segmenter(model, backend, threads=threads, downsample=downsample) as seg:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
         for path, frame in zip(images, frames, strict=True):
+            seg.reset()  # each image is its own source: a recurrent model starts from zeros
             mask = alpha_u8(seg.segment(frame).alpha())
             m = write_image_atomic(out_dir / f"{path.stem}_mask.png", mask)
             pv = write_image_atomic(out_dir / f"{path.stem}_preview.png", preview(frame, mask))
@@ -60,6 +67,6 @@ def segment_images(
 
 
 def run(args: argparse.Namespace) -> int:
-    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads):
+    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads, args.downsample):
         out(f"wrote {mask} and {pv}")
     return 0

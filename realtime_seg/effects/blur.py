@@ -19,7 +19,7 @@ import numpy as np
 
 from realtime_seg.effects._composite import Compositor
 from realtime_seg.effects.base import Effect
-from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.postprocess.types import MaskFrame, full_res_foreground
 
 #: the weight of the frame itself, mixed in where no background is near (inside the person, invisible there)
 _FALLBACK = 1e-3
@@ -61,7 +61,9 @@ class BlurEffect(Effect):
         # the 8-bit alpha, made once: the blend needs it, and halving it is 4x cheaper than the float one
         a8 = mask.alpha if mask.alpha.dtype == np.uint8 else self._compositor.alpha_u8(mask.alpha)
         bg = self.background(frame, a8)
-        return self._compositor.blend(frame, bg, a8)
+        # a matting model's foreground colour: the soft edge shows the person, not the sharp old background
+        fg = frame if mask.foreground is None else full_res_foreground(frame, mask.foreground)
+        return self._compositor.blend(fg, bg, a8)
 
 
 def pure_background(frame: np.ndarray, alpha: np.ndarray, sigma_720: float = 16.0) -> np.ndarray:

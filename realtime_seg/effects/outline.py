@@ -1,7 +1,10 @@
-"""The ``outline`` effect: tracked region outlines in a colour fixed per id, with "#id class" labels and trails.
+"""The ``outline`` effect: tracked object outlines in a colour fixed per id, with "#id class" labels and trails.
+
+An object in several parts (a person whose arm the mask cut off) is drawn part by part in its one colour,
+with one label.
 
 It draws ``mask.regions`` (the tracker's :class:`~realtime_seg.tracking.TrackedRegion` list, which the
-pipeline fills when a tracker runs; ``needs_tracker`` says so) on a copy of the frame. Because it only
+pipeline fills when a tracker runs: ``ProcessingSettings.tracks``) on a copy of the frame. Because it only
 draws on top, it combines with any other effect: apply it to that effect's output (blur, then outlines).
 Plain :class:`~realtime_seg.tracking.Region` objects (no id) are drawn in their class colour, unlabelled
 by id.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import colorsys
 from functools import lru_cache
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -21,17 +24,11 @@ from realtime_seg.postprocess.types import MaskFrame
 
 if TYPE_CHECKING:  # imported when drawing: the tracking package is not needed by effects that do not draw it
     from realtime_seg.tracking.regions import Region
+    from realtime_seg.tracking.tracker import TrackedRegion
 
 _GOLDEN = 0.618033988749895
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_SCALE = 0.5
-
-
-def needs_tracker(effect: Effect) -> bool:
-    """Whether ``effect`` (or any effect stacked in it, e.g. ``blur+outline``) draws tracked regions."""
-    if getattr(effect, "needs_tracker", False):
-        return True
-    return any(needs_tracker(e) for e in getattr(effect, "effects", ()))
 
 
 @lru_cache(maxsize=1024)
@@ -53,8 +50,6 @@ class OutlineEffect(Effect):
     """
 
     name = "outline"
-    #: the pipeline must run a region tracker for this effect to have anything to draw
-    needs_tracker: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -89,9 +84,12 @@ class OutlineEffect(Effect):
 
         out = frame.copy()
         items: list[tuple[int | None, Region, np.ndarray, tuple[tuple[float, float], ...], tuple[int, int, int]]] = []
+        extra: list[tuple[Region, tuple[int, int, int]]] = []  # the other parts of objects in several parts
         for item in mask.regions:
             if isinstance(item, TrackedRegion):
-                items.append((item.id, item.region, item.contour, item.trail, id_color_bgr(item.id)))
+                color = id_color_bgr(item.id)
+                items.append((item.id, item.region, item.contour, item.trail, color))
+                extra.extend((p, color) for p in item.parts[1:])
             elif isinstance(item, Region):
                 rgb = mask.class_colors_rgb[item.class_id] if item.class_id < len(mask.class_colors_rgb) else (255,) * 3
                 items.append((None, item, item.contour, (), (rgb[2], rgb[1], rgb[0])))
@@ -100,6 +98,8 @@ class OutlineEffect(Effect):
         if self.fill_alpha > 0:
             for _, region, contour, _, color in items:
                 self._fill(out, region, contour, color)
+            for part, color in extra:
+                self._fill(out, part, part.contour, color)
         for _, region, contour, trail, color in items:
             if self.trail and len(trail) > 1:
                 pts = np.round(np.asarray(trail, dtype=np.float64)).astype(np.int32)
@@ -107,7 +107,13 @@ class OutlineEffect(Effect):
             cv2.polylines(out, [contour], True, color, self.thickness, self._line)
             if region.holes:
                 cv2.polylines(out, list(region.holes), True, color, max(1, self.thickness - 1), self._line)
-        for rid, region, contour, _, color in items:
+        for part, color in extra:
+            cv2.polylines(out, [part.contour, *part.holes], True, color, self.thickness, self._line)
+        tops = {id(item): _top_part(item) for item in mask.regions if isinstance(item, TrackedRegion)}
+        for (rid, region, contour, _, color), item in zip(items, mask.regions, strict=True):
+            top = tops.get(id(item))
+            if top is not None:
+                contour = top
             parts = []
             if self.show_ids and rid is not None:
                 parts.append(f"#{rid}")
@@ -147,6 +153,13 @@ class OutlineEffect(Effect):
         cv2.rectangle(out, (x, y - th - 3), (x + tw + 4, y + base - 1), color, cv2.FILLED)
         dark = (0, 0, 0) if sum(color) > 380 else (255, 255, 255)
         cv2.putText(out, text, (x + 2, y - 1), _FONT, _FONT_SCALE, dark, 1, self._line)
+
+
+def _top_part(tr: TrackedRegion) -> np.ndarray | None:
+    """The outline of the part that reaches highest (the label goes above the object, not mid-body)."""
+    if len(tr.parts) == 1:
+        return None
+    return min(tr.parts, key=lambda p: p.bbox[1]).contour
 
 
 @lru_cache(maxsize=4096)

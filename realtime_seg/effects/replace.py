@@ -15,7 +15,7 @@ from realtime_seg.effects.base import Effect
 from realtime_seg.effects.blur import pure_background
 from realtime_seg.errors import InputError
 from realtime_seg.io.images import cover_resize, read_image
-from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.postprocess.types import MaskFrame, full_res_foreground
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class ReplaceEffect(Effect):
 
     ``decontaminate`` (default on) removes the old background's colour from the soft edge of the mask
     (estimated like the blur effect's mask-aware background), so no fringe of the old wall shows around
-    the person; off, the frame is blended as it is."""
+    the person; off, the frame is blended as it is. A matting model's predicted foreground colour
+    (RVM's ``fgr``, carried by :class:`MaskFrame`) is used instead of that estimate when present."""
 
     name = "replace"
 
@@ -206,6 +207,9 @@ class ReplaceEffect(Effect):
 
     def apply(self, frame: np.ndarray, mask: MaskFrame) -> np.ndarray:
         bg = self.background((frame.shape[1], frame.shape[0]))
+        if self.decontaminate and mask.foreground is not None:
+            # a matting model predicted the person's own colour at the edge: no old-background spill
+            return self._compositor.blend(full_res_foreground(frame, mask.foreground), bg, mask.alpha)
         if not self.decontaminate:
             return self._compositor.blend(frame, bg, mask.alpha)
         return self._compositor.replace(frame, pure_background(frame, mask.alpha), bg, mask.alpha)

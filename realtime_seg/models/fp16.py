@@ -37,6 +37,22 @@ _SUPPORTED = frozenset(
         "GlobalAveragePool",
         "Resize",
         "Identity",
+        # shape and data-movement ops (RVM's TF.js graph; see tfjs2onnx)
+        "Tanh",
+        "Min",
+        "Max",
+        "Concat",
+        "Split",
+        "Slice",
+        "Shape",
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Equal",
+        "Where",
+        "Expand",
+        "AveragePool",
+        "ReduceMean",
     }
 )
 _FP16_MAX = float(np.finfo(np.float16).max)

@@ -17,6 +17,25 @@ a sidecar TOML file of the same stem (``model.onnx`` + ``model.toml``) holding t
     foreground = [1]               # classes that make up the alpha (default: every class but 0)
     license = "..."
     crop = false                   # true: run on a person-centred crop (see realtime_seg.crop)
+
+A recurrent model (one that carries hidden state from frame to frame, like Robust Video Matting)
+also declares its state tensors in input/output pairs, any extra scalar inputs, its named outputs,
+and whether its input size follows the frame (``dynamic_size``: ``input_size`` is then the size for
+a 1280x720 frame and the working resolution is chosen per frame)::
+
+    dynamic_size = true
+    input = "src"                  # the image input (default: the graph's first input)
+    [outputs]
+    alpha = "pha"                  # kind alpha: foreground alpha / probability, 1 channel
+    foreground = "fgr"             # kind foreground: the predicted foreground colour, 3 channels
+    [[state]]
+    input = "r1i"
+    output = "r1o"
+    channels = 16                  # the state's channel count
+    stride = 2                     # its height/width are ceil(input height or width / stride)
+    [[scalar]]
+    name = "downsample_ratio"
+    value = 1.0
 """
 
 from __future__ import annotations
@@ -58,6 +77,35 @@ DEFAULT_PALETTE: tuple[tuple[int, int, int], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class StateSpec:
+    """One recurrent state: fed as ``input``, read back from ``output`` for the next frame.
+
+    Its shape (batch 1, in the spec's layout) is ``channels`` x ceil(h / stride) x ceil(w / stride)
+    for a model input of ``h`` x ``w``.
+    """
+
+    input: str
+    output: str
+    channels: int
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.input or not self.output or self.input == self.output:
+            raise SpecError(
+                f"spec field 'state': expected distinct input and output names, got {self.input!r}/{self.output!r}"
+            )
+        for fname in ("channels", "stride"):
+            v = getattr(self, fname)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise SpecError(f"spec field 'state.{fname}' of {self.input!r}: expected an integer > 0, got {v!r}")
+
+    def shape(self, input_size_wh: tuple[int, int], layout: str = "NCHW") -> tuple[int, int, int, int]:
+        w, h = input_size_wh
+        sh, sw = -(-h // self.stride), -(-w // self.stride)
+        return (1, self.channels, sh, sw) if layout == "NCHW" else (1, sh, sw, self.channels)
+
+
 def _choice(field_name: str, value: object, valid: tuple[str, ...]) -> None:
     if value not in valid:
         raise SpecError(f"spec field {field_name!r}: expected one of {', '.join(valid)}, got {value!r}")
@@ -83,6 +131,17 @@ class ModelSpec:
     onnx_path: Path | None = None
     builtin: bool = False
     description: str = ""
+    #: recurrent state pairs (empty for a frame-by-frame model)
+    states: tuple[StateSpec, ...] = ()
+    #: extra scalar inputs fed with a fixed value on every frame: (name, value)
+    scalar_inputs: tuple[tuple[str, float], ...] = ()
+    #: the image input's name ("" = the graph's first input)
+    input_name: str = ""
+    #: the output of kind alpha ("" = the graph's first output), and of kind foreground ("" = none)
+    alpha_output: str = ""
+    foreground_output: str = ""
+    #: the input size follows the frame (input_size_wh is then the size for a 1280x720 frame)
+    dynamic_size: bool = False
     crop: bool = False  #: the model does better on a person-centred crop than on a wide frame (realtime_seg.crop)
 
     def __post_init__(self) -> None:
@@ -128,7 +187,41 @@ class ModelSpec:
                 f"spec field 'foreground': expected class indices in 0..{len(self.class_names) - 1}, got {bad}"
             )
         object.__setattr__(self, "foreground_classes", tuple(fg))
+        names = [self.input_name] if self.input_name else []
+        for st in self.states:
+            names.append(st.input)
+        names += [n for n, _ in self.scalar_inputs]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SpecError(f"spec fields 'input'/'state'/'scalar': input name(s) {dup} used more than once")
+        outs = [n for n in (self.alpha_output, self.foreground_output) if n] + [st.output for st in self.states]
+        dup = sorted({n for n in outs if outs.count(n) > 1})
+        if dup:
+            raise SpecError(f"spec fields 'outputs'/'state': output name(s) {dup} used more than once")
+        if (self.states or self.foreground_output) and self.output_kind != "probability":
+            raise SpecError(
+                "spec field 'output': a model with states or a foreground output must be 'probability' "
+                f"(alpha), got {self.output_kind!r}"
+            )
         object.__setattr__(self, "input_size_wh", (int(w_h[0]), int(w_h[1])))
+
+    @property
+    def recurrent(self) -> bool:
+        return bool(self.states)
+
+    @property
+    def matting(self) -> bool:
+        """A matting model (recurrent or with a foreground output): its alpha is a matte to keep as it is."""
+        return bool(self.states or self.foreground_output)
+
+    @property
+    def named_io(self) -> bool:
+        """Whether the model needs more than one input tensor or reads more than its first output."""
+        return bool(self.states or self.scalar_inputs or self.foreground_output or self.alpha_output)
+
+    def with_size(self, input_size_wh: tuple[int, int]) -> ModelSpec:
+        """The same spec at another input size (a dynamic-size model's working resolution)."""
+        return replace(self, input_size_wh=(int(input_size_wh[0]), int(input_size_wh[1])))
 
     @property
     def num_classes(self) -> int:
@@ -163,6 +256,7 @@ class ModelSpec:
         known = {
             "name", "input_size", "layout", "color_order", "value_range", "mean", "std", "resample",
             "output", "classes", "colors", "foreground", "license", "description", "crop",
+            "dynamic_size", "input", "outputs", "state", "scalar",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
@@ -171,6 +265,27 @@ class ModelSpec:
             raise SpecError("spec field 'input_size' is missing: expected [width, height]")
         if "output" not in data:
             raise SpecError(f"spec field 'output' is missing: expected one of {', '.join(OUTPUT_KINDS)}")
+        outputs = data.get("outputs", {})
+        if not isinstance(outputs, dict) or sorted(set(outputs) - {"alpha", "foreground"}):
+            raise SpecError(
+                f"spec field 'outputs': expected a table with keys alpha and/or foreground, got {outputs!r}"
+            )
+        states_raw = data.get("state", [])
+        if not isinstance(states_raw, list) or not all(isinstance(s, dict) for s in states_raw):
+            raise SpecError(f"spec field 'state': expected [[state]] tables, got {states_raw!r}")
+        for st in states_raw:
+            bad = sorted(set(st) - {"input", "output", "channels", "stride"})
+            missing = sorted({"input", "output", "channels"} - set(st))
+            if bad or missing:
+                raise SpecError(
+                    f"spec field 'state': expected keys input, output, channels[, stride]; "
+                    f"unknown {bad}, missing {missing}"
+                )
+        scalars_raw = data.get("scalar", [])
+        if not isinstance(scalars_raw, list) or not all(
+            isinstance(s, dict) and set(s) == {"name", "value"} for s in scalars_raw
+        ):
+            raise SpecError(f"spec field 'scalar': expected [[scalar]] tables with name and value, got {scalars_raw!r}")
         try:
             return cls(
                 name=str(data.get("name") or (onnx_path.stem if onnx_path else "")),
@@ -189,6 +304,15 @@ class ModelSpec:
                 description=str(data.get("description", "")),
                 crop=bool(data.get("crop", False)),
                 onnx_path=onnx_path,
+                states=tuple(
+                    StateSpec(str(st["input"]), str(st["output"]), st["channels"], st.get("stride", 1))
+                    for st in states_raw
+                ),
+                scalar_inputs=tuple((str(sc["name"]), float(sc["value"])) for sc in scalars_raw),
+                input_name=str(data.get("input", "")),
+                alpha_output=str(outputs.get("alpha", "")),
+                foreground_output=str(outputs.get("foreground", "")),
+                dynamic_size=bool(data.get("dynamic_size", False)),
             )
         except (TypeError, ValueError) as exc:
             raise SpecError(f"invalid spec value: {exc}") from exc

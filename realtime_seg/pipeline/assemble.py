@@ -33,7 +33,13 @@ logger = logging.getLogger(__name__)
 
 def open_settings_segmenter(settings: ProcessingSettings) -> Segmenter:
     """Open the model and backend that ``settings`` name."""
-    return open_segmenter(settings.model, settings.backend, threads=settings.threads, precision=settings.precision)
+    return open_segmenter(
+        settings.model,
+        settings.backend,
+        threads=settings.threads,
+        precision=settings.precision,
+        downsample=settings.downsample,
+    )
 
 
 def make_tracker(settings: ProcessingSettings) -> Tracker | None:
@@ -85,6 +91,8 @@ def reconfigure(proc: FrameProcessor, old: ProcessingSettings, new: ProcessingSe
     if new.tracks != old.tracks:
         proc.tracker = make_tracker(new)
     proc.every = new.every
+    if new.downsample != old.downsample:  # a new working resolution: the recurrent state restarts by itself
+        proc.segmenter.downsample = new.downsample
     if new.crop != old.crop:
         proc.crop = make_crop(new, proc.segmenter.spec)
 
@@ -119,11 +127,12 @@ def process_video(
 
     settings = settings or ProcessingSettings()
     input = Path(input)
-    if outputs.outlines is not None and not settings.outlines:
+    if (outputs.outlines is not None or outputs.counts is not None) and not settings.outlines:
         settings = replace(settings, outlines=True)
     with ExitStack() as stack:
         reader = stack.enter_context(VideoReader(input, decoder_threads=0 if threaded else 1))
-        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh))  # "auto": by shape
+        # "auto": by the frame's shape (rvm on TensorRT)
+        settings = replace(settings, model=resolve_auto(settings.model, reader.info.size_wh, settings.backend))
         outputs.check(input)
         if not threaded:  # the baseline: OpenCV on one thread too
             import cv2
@@ -144,4 +153,6 @@ def process_video(
         paths = tuple(s.close() for s in sinks)  # already closed: returns the final paths
         crop = processor.crop.summary if processor.crop is not None else "off"
         logger.info("person crop: %s", crop)
-        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop)
+        tracker_stats = getattr(processor.tracker, "stats", None)
+        tracking = tracker_stats.summary() if tracker_stats is not None else ""
+        return replace(stats, outputs=paths, model=processor.segmenter.description, crop=crop, tracking=tracking)

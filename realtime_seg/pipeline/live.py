@@ -84,6 +84,11 @@ class LiveResult:
         return len(self.processed.mask.regions) if self.processed is not None and self.processed.tracked else None
 
     @property
+    def tracking(self) -> Any:
+        """The tracker's stats after this frame (``.counts`` / ``.distinct`` per class); ``None`` without one."""
+        return self.processed.tracking if self.processed is not None else None
+
+    @property
     def latency_ms(self) -> float:
         return (self.t_done - self.frame.t) * 1e3
 
@@ -214,7 +219,7 @@ class LivePipeline(Worker):
                 return  # "auto" (asked for, or the fallback) waits for the first frame's size
             self._pending = None
         if size is not None:
-            pending = replace(pending, model=resolve_auto(pending.model, size))
+            pending = replace(pending, model=resolve_auto(pending.model, size, pending.backend))
         self._apply(pending)
         self.ready.set()
 
@@ -228,7 +233,8 @@ class LivePipeline(Worker):
             self._size_wh = (w, h)
             active = self._active
             auto = self._settings.model == AUTO_MODEL
-            if self._pending is None and auto and (active is None or active.model != auto_model((w, h))):
+            chosen = auto_model((w, h), self._settings.backend) if auto else None
+            if self._pending is None and auto and (active is None or active.model != chosen):
                 self._pending = self._settings
             return self._pending is not None
 

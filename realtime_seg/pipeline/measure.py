@@ -101,7 +101,8 @@ def measure_live(
 
     slot = LatestFrameSlot()
     source.open()
-    settings = replace(settings, model=resolve_auto(settings.model, source.size_wh))  # loaded before the clock
+    # loaded before the clock
+    settings = replace(settings, model=resolve_auto(settings.model, source.size_wh, settings.backend))
     capture = CaptureThread(source, slot)
     live = LivePipeline(slot, settings, on_result=on_result, on_status=statuses.append, capture_fps=lambda: capture.fps)
     live.start()

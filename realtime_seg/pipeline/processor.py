@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 class Tracker(Protocol):
     """What the processor needs of a region tracker (see :mod:`realtime_seg.tracking`)."""
 
-    def step(self, mask: MaskFrame, t: float) -> list[Any]: ...
+    def step(self, mask: MaskFrame, t: float, frame: np.ndarray | None = None) -> list[Any]: ...
 
     def reset(self) -> None: ...
 
@@ -40,6 +40,7 @@ class Processed:
     reused_mask: bool = False
     tracked: bool = False  #: a tracker ran: ``mask.regions`` holds the tracked regions
     crop: str = ""  #: "" without a crop stage, else "window" or "whole frame"
+    tracking: Any = None  #: the tracker's stats after this frame (counts per class, distinct ids), or None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
@@ -106,7 +107,9 @@ class FrameProcessor:
         self.close()
 
     def reset(self) -> None:
+        """A new source or a seek: forget the mask, the smoothing history, the tracks and the model's state."""
         self._last_seg = None
+        self.segmenter.reset()
         self.refiner.reset()
         if self.crop is not None:
             self.crop.reset()
@@ -142,14 +145,17 @@ class FrameProcessor:
         t1 = time.perf_counter()
         timings["refine"] = (t1 - t0) * 1e3
         if self.tracker is not None:
-            regions = self.tracker.step(mask, t)
+            regions = self.tracker.step(mask, t, frame)  # the frame: colour histograms of the objects
             mask = replace(mask, regions=tuple(regions))
             t1b = time.perf_counter()
             timings["track"] = (t1b - t1) * 1e3
             t1 = t1b
         out = self.effect.apply(frame, mask)
         timings["effect"] = (time.perf_counter() - t1) * 1e3
-        return Processed(index, t, out, mask, timings, segmented.reused, self.tracker is not None, segmented.crop)
+        tracking = getattr(self.tracker, "stats", None) if self.tracker is not None else None
+        return Processed(
+            index, t, out, mask, timings, segmented.reused, self.tracker is not None, segmented.crop, tracking
+        )
 
 
 def close_effect(effect: Effect) -> None:

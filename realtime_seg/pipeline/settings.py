@@ -42,7 +42,10 @@ class ProcessingSettings:
       (0: its default); ``precision``: ``fp32`` or ``fp16``.
     - ``effect``: a registered effect name, or several joined by ``+``; ``effect_options``: its
       constructor keywords (see :func:`effect_options`).
-    - ``refine``: the mask refinement; ``every``: compute the mask every N frames and reuse it in between.
+    - ``refine``: the mask refinement; ``every``: compute the mask every N frames and reuse it in between
+      (a recurrent model's state then advances on the computed frames only).
+    - ``downsample``: a dynamic-size model's (rvm's) working resolution as a fraction of the frame;
+      ``None`` chooses it from the frame size.
     - ``outlines``: track regions even when no effect draws them (for an outlines file). A tracker runs
       when this is on or the effect includes ``outline`` (:attr:`tracks`).
     - ``crop``: ``auto`` runs models whose spec asks for it on a person-centred crop (:mod:`realtime_seg.crop`);
@@ -58,6 +61,7 @@ class ProcessingSettings:
     refine: RefineConfig = field(default_factory=RefineConfig)
     outlines: bool = False
     every: int = 1
+    downsample: float | None = None
     crop: str = "auto"
 
     def __post_init__(self) -> None:
@@ -73,6 +77,8 @@ class ProcessingSettings:
         split_effect_name(self.effect)  # UnknownNameError lists the valid names
         if self.every < 1:
             raise SettingsError(f"every must be >= 1, got {self.every}")
+        if self.downsample is not None and not 0.0 < self.downsample <= 1.0:
+            raise SettingsError(f"downsample must be in (0, 1] (a fraction of the frame), got {self.downsample}")
         if self.crop not in CROP_MODES:
             raise UnknownNameError("crop mode", self.crop, CROP_MODES)
         object.__setattr__(self, "effect_options", MappingProxyType(dict(self.effect_options)))

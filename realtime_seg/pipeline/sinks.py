@@ -1,4 +1,4 @@
-"""Where processed frames go: the composited video, the alpha as a video or PNGs, region outlines.
+"""Where processed frames go: the composited video, the alpha as a video or PNGs, region outlines, counts.
 
 Each sink writes under a temporary name and appears under its final name only in :meth:`FrameSink.close`;
 :meth:`FrameSink.abort` cleans up after a failure (or keeps a playable partial file when asked to).
@@ -32,8 +32,8 @@ DEFAULT_CRF = 23
 @dataclass(frozen=True)
 class VideoOutputs:
     """What a video run writes; at least one of ``video`` (the composited frames), ``alpha`` (a grey alpha
-    video), ``masks`` (a folder of ``000000.png`` alpha frames) or ``outlines`` (JSON Lines) is needed.
-    ``codec``, ``crf`` and ``preset`` apply to the two videos.
+    video), ``masks`` (a folder of ``000000.png`` alpha frames), ``outlines`` (JSON Lines) or ``counts`` (CSV of
+    the objects per class over time) is needed. ``codec``, ``crf`` and ``preset`` apply to the two videos.
 
     ``overwrite``: an output file that exists already, or a ``masks`` folder that holds files, is an error
     (:class:`OutputError`, before any work) unless this is true; then existing files are replaced when the
@@ -44,34 +44,41 @@ class VideoOutputs:
     alpha: Path | None = None
     masks: Path | None = None
     outlines: Path | None = None
+    counts: Path | None = None
     codec: str = DEFAULT_CODEC
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("video", "alpha", "masks", "outlines"):
+        for name in ("video", "alpha", "masks", "outlines", "counts"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value))
-        if self.video is None and self.alpha is None and self.masks is None and self.outlines is None:
+        if all(p is None for p in (self.video, self.alpha, self.masks, self.outlines, self.counts)):
             raise SettingsError(
-                "nothing to write: give -o OUT.mp4, --masks-out DIR, --alpha-out FILE or --outlines-out FILE"
+                "nothing to write: give -o OUT.mp4, --masks-out DIR, --alpha-out FILE, --outlines-out FILE "
+                "or --counts-out FILE"
             )
 
     @property
     def files(self) -> tuple[tuple[Path, str], ...]:
-        named = ((self.video, "output"), (self.alpha, "--alpha-out"), (self.outlines, "--outlines-out"))
+        named = (
+            (self.video, "output"),
+            (self.alpha, "--alpha-out"),
+            (self.outlines, "--outlines-out"),
+            (self.counts, "--counts-out"),
+        )
         return tuple((p, kind) for p, kind in named if p is not None)
 
     def check(self, input_path: Path) -> None:
         """Fail before any work when an output cannot be written, or would overwrite the input or another output."""
         for path, kind in self.files:
-            if kind == "--outlines-out":
+            if kind in ("--outlines-out", "--counts-out"):
                 if not path.parent.is_dir():
-                    raise OutputError(f"--outlines-out folder does not exist: {path.parent}")
+                    raise OutputError(f"{kind} folder does not exist: {path.parent}")
                 if path.resolve() == Path(input_path).resolve():
-                    raise OutputError(f"--outlines-out {path} is the input file; choose another name")
+                    raise OutputError(f"{kind} {path} is the input file; choose another name")
             else:
                 check_output_path(path, inputs=[input_path], kind=kind)
         resolved = [p.resolve() for p, _ in self.files]
@@ -197,6 +204,20 @@ class OutlinesSink(FrameSink):
         return None
 
 
+class CountsSink(OutlinesSink):
+    """Objects per class over time, one CSV row per frame and class (``realtime_seg.io.outlines.CountsWriter``).
+
+    Needs a processor with a region tracker (``Processed.tracking`` filled).
+    """
+
+    stage = "counts"
+
+    def write(self, frame: Frame, result: Processed) -> None:
+        stats = result.tracking
+        self.writer.write(frame.index, frame.t, stats.counts, stats.distinct)
+        self.written += 1
+
+
 _NUMBERED_FRAME = re.compile(r"\d{6,}\.png")
 
 
@@ -251,6 +272,11 @@ def open_sinks(
 
             lines = OutlinesWriter(outputs.outlines, overwrite=outputs.overwrite)
             sinks.append(OutlinesSink(lines, keep_partial=keep_partial))
+        if outputs.counts is not None:
+            from realtime_seg.io.outlines import CountsWriter
+
+            counts = CountsWriter(outputs.counts, overwrite=outputs.overwrite)
+            sinks.append(CountsSink(counts, keep_partial=keep_partial))
     except BaseException:
         for s in sinks:
             s.abort()

@@ -79,6 +79,7 @@ class RunStats:
     outputs: tuple[Path, ...] = ()  #: the files (and mask folder) written, under their final names
     model: str = ""  #: the model and backend that ran, and why that backend
     crop: str = ""  #: how the person-centred crop ran ("off", or how often it cropped and ran the whole frame)
+    tracking: str = ""  #: the objects tracked, per class at the end and distinct ("" when no tracker ran)
 
     def __post_init__(self) -> None:
         if self.frames < 0 or self.wall_s < 0:

@@ -106,22 +106,26 @@ class Refiner:
         c = self.config
         h, w = frame_bgr.shape[:2]
         ph, pw = seg.probs.shape[-2:]
-        if self._smoother is None and not c.edge_refine and c.edge_gain == 1.0:
+        # a matting model's alpha is a matte, temporally stable by itself: no sharpening, no smoothing
+        matting = seg.spec.matting
+        smoother = None if matting else self._smoother
+        gain = 1.0 if matting else c.edge_gain
+        if smoother is None and not c.edge_refine and gain == 1.0:
             alpha = seg.alpha((w, h))  # plain bilinear upsampling
         else:
             small = seg.alpha((pw, ph))  # at model resolution
             grey = guide_low = None
-            if self._smoother is not None or c.edge_refine:
+            if smoother is not None or c.edge_refine:
                 grey = self._grey_of(frame_bgr)
                 guide_low = self._guided.low_guide(grey)
-            if self._smoother is not None and guide_low is not None:
+            if smoother is not None and guide_low is not None:
                 thumb = cv2.resize(guide_low, (pw, ph), interpolation=cv2.INTER_AREA)
-                small = self._smoother.update(small, thumb)
-                if self._smoother.last_was_cut:
+                small = smoother.update(small, thumb)
+                if smoother.last_was_cut:
                     logger.debug("frame %d: scene cut, temporal history dropped", seg.frame_index)
-            if c.edge_gain != 1.0:
-                small = small * np.float32(c.edge_gain)  # a new array: the smoother keeps `small`
-                small += np.float32(0.5 - 0.5 * c.edge_gain)
+            if gain != 1.0:
+                small = small * np.float32(gain)  # a new array: the smoother keeps `small`
+                small += np.float32(0.5 - 0.5 * gain)
                 np.clip(small, 0.0, 1.0, out=small)
             if c.edge_refine and grey is not None:
                 alpha = self._guided.filter(grey, small, guide_low=guide_low)
@@ -131,10 +135,14 @@ class Refiner:
         if c.threshold is not None:
             alpha = (alpha >= c.threshold).astype(np.float32)
         labels = seg.labels((w, h)) if seg.spec.output_kind != "probability" else None
+        foreground = None
+        if seg.foreground is not None:  # RGB float [0, 1] -> BGR uint8, still at model resolution
+            foreground = cv2.cvtColor(cv2.convertScaleAbs(seg.foreground, alpha=255.0), cv2.COLOR_RGB2BGR)
         return MaskFrame(
             index=seg.frame_index,
             alpha=alpha,
             labels=labels,
             class_names=seg.spec.class_names,
             class_colors_rgb=seg.spec.class_colors_rgb,
+            foreground=foreground,
         )

@@ -1,59 +1,106 @@
-"""The region tracker: stable ids across frames, a per-frame state machine in the spirit of norfair.
+"""The region tracker: one id per object, held through merges, splits and short dropouts.
 
-Each frame, per class:
+Each frame, per class (norfair's per-frame state machine, with ByteTrack's idea of keeping lost tracks
+around to match again; written for masks, not boxes):
 
-1. every live track predicts where it is now (last centroid + velocity x elapsed time);
-2. the cost of pairing a track with a region is ``1 - IoU`` of their footprints (the track's moved to
-   its prediction); when the IoU is below ``iou_threshold`` but the centroids are within
-   ``max_centroid_distance`` pixels (small or fast regions), the cost is ``1 + distance / max``, always
-   worse than any overlap;
-3. ``scipy.optimize.linear_sum_assignment`` picks the optimal pairs;
-4. matched tracks take the region (hits + 1); unmatched tracks miss a frame and are retired after
-   ``max_missed`` misses; unmatched regions start new tracks.
+1. the components are grouped into objects (:func:`~realtime_seg.tracking.objects.group_regions`): a
+   person with a separated arm is one object with two parts;
+2. every track predicts where it is now with a constant-velocity Kalman filter on its centroid;
+3. the cost of pairing a track with an object is ``1 - IoU`` of their footprints (the track's moved to
+   its prediction); below ``iou_threshold`` it falls back to the centroid distance, ``1 + d / gate``, with
+   a gate that scales with the object's size; when a frame is given, the
+   Hellinger distance of small colour histograms is added (``appearance_weight``); the optimal pairs come
+   from ``scipy.optimize.linear_sum_assignment`` (imported only when there is a real choice to make);
+4. **merge**: a track left unmatched whose predicted footprint lies mostly inside an object matched to
+   another track has merged with it (two people touching). The **older** track takes the object and
+   the other is *held* as occluded: it keeps its id, follows its own prediction inside the merged
+   object, and is counted, but not drawn;
+5. **split**: held and lost tracks take part in every assignment, so when the merged region comes apart
+   the held id goes to the piece that matches its predicted position and appearance;
+6. **fragment**: an object left unmatched that is small next to a matched object of its class and near
+   it (or inside the track's predicted footprint) is taken as one more part of it, not a new object;
+7. a track unseen for at most ``max_lost_s`` seconds keeps its id and matches again near its
+   prediction; held tracks last while their host does (at most ``max_held_s``); unmatched objects start
+   tentative tracks, which get an id after ``min_hits`` frames seen in a row.
 
-Splits and merges fall out of the assignment: when one region becomes two, the piece that overlaps the
-track more keeps the id and the other starts a new track; when two regions merge, the one that overlaps
-more keeps the id and the other coasts on its velocity for up to ``max_missed`` frames, so it gets its id
-back when they separate (two people crossing).
-
-A track is reported once it has ``min_hits`` hits (its id is given then, so flicker does not use up ids),
-and only in frames where it was seen.
+Per frame the tracker reports the objects it sees (:class:`TrackedRegion`: the largest part as
+``region``, every part in ``parts``), and :attr:`RegionTracker.stats` counts the objects present now
+(seen or held) per class and the distinct ids so far.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from realtime_seg.errors import InputError
 from realtime_seg.postprocess.types import MaskFrame
+from realtime_seg.tracking.kalman import ConstantVelocity
+from realtime_seg.tracking.objects import (
+    DEFAULT_FRAGMENT_RATIO,
+    DEFAULT_JOIN_GAP,
+    DEFAULT_RELATIVE_GAP,
+    RegionGroup,
+    bbox_gap,
+    color_histogram,
+    group_centroid,
+    group_regions,
+    union_bbox,
+    union_footprint,
+)
 from realtime_seg.tracking.regions import (
     DEFAULT_FOOTPRINT_STEP,
     DEFAULT_MIN_AREA,
     DEFAULT_SIMPLIFY_TOLERANCE,
     Region,
     find_regions,
-    footprint_iou,
 )
 from realtime_seg.tracking.smoothing import OutlineSmoother
 
 _INVALID = 1e6
+#: a lost track's gate grows with the time lost, to (1 + this) x its size at max_lost_s, or by
+#: LOST_GATE_SIGMAS standard deviations of its predicted position, whichever is more
+LOST_GATE_GROWTH = 2.0
+LOST_GATE_SIGMAS = 2.0
+#: per frame, how fast a track's remembered size shrinks towards the size it is seen at
+SIZE_DECAY = 0.995
+#: an object seen at less than this share of its remembered area is partly hidden: its centroid moves for
+#: reasons other than motion, so it does not update the velocity
+PARTIAL_AREA = 0.6
+#: a piece that brings an object seen at under COMPLETE_BELOW of its remembered area to at most COMPLETE_UP_TO
+#: of it is the object's missing part
+COMPLETE_BELOW = 0.85
+#: largest deviation (share of the object's size) of a box edge's displacement from the prediction
+#: that counts as motion (more is a part appearing, vanishing or merging)
+MAX_EDGE_SURPRISE = 0.05
+#: frames between refreshes of a track's colour histogram
+HIST_EVERY = 6
+#: a young track under this share of the other's area that merges into it was a piece of it
+SMALL_PIECE = 0.15
+#: seconds: a track born next to another that merges back into it within this time was a piece of it
+FRAGMENT_LIFE = 2.0
+COMPLETE_UP_TO = 1.25
 
 
 @dataclass(frozen=True, eq=False)
 class TrackedRegion:
-    """A region with its track's state, as reported for one frame.
+    """An object with its track's state, as reported for one frame.
 
     - ``id``: stable across frames, from 1, never reused until ``reset()``.
+    - ``region``: the object's largest part; ``parts``: every part, largest first (``(region,)`` when
+      the object is in one piece).
     - ``age``: frames since the track was first seen (0 on its first frame).
     - ``hits``: frames in which it was seen; ``missed``: consecutive frames it has been missing
-      (always 0 in what ``update`` returns: only regions seen in the frame are reported).
+      (always 0 in what ``update`` returns: only objects seen in the frame are reported).
     - ``trail``: the last few centroids, oldest first, the current one last.
-    - ``contour``: the outline to draw: smoothed over time when the tracker smooths, else ``region.contour``.
+    - ``contour``: the largest part's outline to draw: smoothed over time when the tracker smooths, else
+      ``region.contour``.
+    - ``area`` / ``centroid`` / ``bbox``: of the whole object (all parts).
     """
 
     id: int
@@ -63,6 +110,7 @@ class TrackedRegion:
     missed: int
     trail: tuple[tuple[float, float], ...]
     contour: np.ndarray
+    parts: tuple[Region, ...] = ()
 
     def __post_init__(self) -> None:
         if self.id < 1:
@@ -76,6 +124,10 @@ class TrackedRegion:
                 f"{getattr(c, 'shape', '')}"
             )
         c.setflags(write=False)
+        if not self.parts:
+            object.__setattr__(self, "parts", (self.region,))
+        elif self.parts[0] is not self.region:
+            raise ValueError("parts must start with region (the largest part)")
 
     @property
     def class_id(self) -> int:
@@ -87,80 +139,245 @@ class TrackedRegion:
 
     @property
     def area(self) -> int:
-        return self.region.area
+        return sum(p.area for p in self.parts)
 
     @property
     def centroid(self) -> tuple[float, float]:
-        return self.region.centroid
+        return group_centroid(self.parts)
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
-        return self.region.bbox
+        return union_bbox(self.parts)
+
+
+@dataclass(frozen=True)
+class HeldRegion:
+    """A track held as occluded (merged into ``host_id``'s region, or hidden): where it is predicted to be."""
+
+    id: int
+    class_name: str
+    host_id: int | None
+    centroid: tuple[float, float]
+    bbox: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
 class TrackerStats:
-    """Counts since the last ``reset()``: frames seen, distinct ids given, most regions in one frame."""
+    """Counts since the last ``reset()``.
+
+    - ``frames``: frames seen; ``distinct_ids``: ids given (all classes); ``max_simultaneous``: most
+      objects reported in one frame.
+    - ``counts``: class name -> objects present in the last frame (seen, or held inside another's region).
+    - ``distinct``: class name -> ids given so far for that class.
+    """
 
     frames: int = 0
     distinct_ids: int = 0
     max_simultaneous: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
+    distinct: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
+        object.__setattr__(self, "distinct", MappingProxyType(dict(self.distinct)))
+
+    def summary(self) -> str:
+        """One line: per class, the count now and the distinct count (``person: 2 now, 5 distinct``)."""
+        if not self.distinct:
+            return "no objects tracked"
+        return ", ".join(f"{c}: {self.counts.get(c, 0)} now, {n} distinct" for c, n in sorted(self.distinct.items()))
 
 
 @dataclass(eq=False)
 class _Track:
-    region: Region
-    t: float
+    parts: tuple[Region, ...]
+    kf: ConstantVelocity
+    t_seen: float
     first_frame: int
+    footprint: np.ndarray
+    origin: tuple[int, int]
+    area: int
+    cells: int  # footprint cells set
+    centroid: tuple[float, float]  # where the footprint was measured
+    anchor: tuple[float, float] = (0.0, 0.0)  # where ``pos`` was when the footprint was measured
+    pos: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _follow)
+    size: float = 0.0  # sqrt(area), slow to shrink: the object's size while a part of it is hidden
+    hist: np.ndarray | None = None
     id: int | None = None
     hits: int = 1
     missed: int = 0
-    velocity: tuple[float, float] = (0.0, 0.0)
-    clean: bool = True
+    lost_since: float | None = None  # None: seen in the last frame or held
+    host: _Track | None = None  # set while held inside another track's object
+    host_box: tuple[int, int, int, int] | None = None  # the host's region's box when last held
+    born_near: _Track | None = None  # the track it appeared next to (a piece that split off it?)
+    t_born: float = 0.0
+    held_since: float = 0.0
     trail: deque[tuple[float, float]] = field(default_factory=deque)
     smoother: OutlineSmoother | None = None
 
-    def predicted_shift(self, t: float) -> tuple[float, float]:
-        dt = t - self.t
-        if not (dt > 0 and math.isfinite(dt)):
-            return (0.0, 0.0)
-        return (self.velocity[0] * dt, self.velocity[1] * dt)
+    @property
+    def class_id(self) -> int:
+        return self.parts[0].class_id
+
+    @property
+    def class_name(self) -> str:
+        return self.parts[0].class_name
+
+    def rank(self) -> tuple[int, int]:
+        """Older first: confirmed before tentative, then by first frame, then by id."""
+        return (0 if self.id is not None else 1, self.first_frame if self.id is None else self.id)
+
+
+@dataclass(eq=False)
+class _Obj:
+    group: RegionGroup
+    footprint: np.ndarray
+    origin: tuple[int, int]
+    cells: int
+    area: int
+    centroid: tuple[float, float]
+    bbox: tuple[int, int, int, int]
+    frame: np.ndarray | None
+    step: int
+    extra: list[Region] = field(default_factory=list)  # fragments taken on after the assignment
+    _hist: np.ndarray | None = None
+    _hist_done: bool = False
+
+    def hist(self) -> np.ndarray | None:
+        """The colour histogram (square roots of the bin shares), computed on first use; None without a frame."""
+        if not self._hist_done:
+            self._hist_done = True
+            if self.frame is not None:
+                h = color_histogram(self.frame, self.footprint, self.origin, self.step)
+                self._hist = None if h is None else np.sqrt(h)
+        return self._hist
+
+
+def _normalized(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int, int]) -> int:
+    """Cells set in both footprints (each at its origin cell)."""
+    ah, aw = fa.shape
+    bh, bw = fb.shape
+    x0, y0 = max(oa[0], ob[0]), max(oa[1], ob[1])
+    x1, y1 = min(oa[0] + aw, ob[0] + bw), min(oa[1] + ah, ob[1] + bh)
+    if x1 <= x0 or y1 <= y0:
+        return 0
+    sa = fa[y0 - oa[1] : y1 - oa[1], x0 - oa[0] : x1 - oa[0]]
+    sb = fb[y0 - ob[1] : y1 - ob[1], x0 - ob[0] : x1 - ob[0]]
+    return int(np.count_nonzero(sa & sb))
+
+
+def _edge_displacement(
+    old: tuple[int, int, int, int],
+    new: tuple[int, int, int, int],
+    predicted: tuple[float, float] | None,
+    distinct: bool = False,
+    frame_wh: tuple[int, int] | None = None,
+) -> tuple[float, float]:
+    """Per axis, the displacement of the box edge that moved freely, when the box changed size.
+
+    A hiding edge (an occluder, the frame border, another object merged with this one) stands still,
+    jumps or moves its own way; the free edge moves with the object: the edge whose displacement is nearer
+    the ``predicted`` one. With no prediction yet, the one that moved more, or the centre's displacement
+    when they moved in opposite directions (growing or shrinking about the centre). ``distinct``: for a
+    track held inside another's region, an axis on which both edges moved alike moved with the other.
+    An edge on the frame border (``frame_wh``) is hidden by it: the other edge is taken when it is not.
+    """
+    out = []
+    axes = ((old[0], old[0] + old[2], new[0], new[0] + new[2]), (old[1], old[1] + old[3], new[1], new[1] + new[3]))
+    for k, (a0, a1, b0, b1) in enumerate(axes):
+        d0, d1 = float(b0 - a0), float(b1 - a1)
+        if frame_wh is not None:
+            at0, at1 = min(a0, b0) <= 0, max(a1, b1) >= frame_wh[k]
+            if at0 != at1:  # one edge on the border: the other one is free
+                out.append(d1 if at0 else d0)
+                continue
+        if predicted is not None:
+            p = predicted[k]
+            if distinct and abs(d0 - d1) <= 1:  # the box moved as a whole: the other object's motion, not ours
+                out.append(p)
+            else:
+                out.append(d0 if abs(d0 - p) <= abs(d1 - p) else d1)
+        elif d0 * d1 < 0:
+            out.append((d0 + d1) / 2)
+        else:
+            out.append(d0 if abs(d0) >= abs(d1) else d1)
+    return (out[0], out[1])
+
+
+def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Optimal pairs (row, col) with a valid cost; scipy only when there is more than one way to pair."""
+    n, m = cost.shape
+    if n == 0 or m == 0:
+        return []
+    if n == 1 or m == 1:
+        a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        return [(int(a), int(b))] if cost[a, b] < _INVALID else []
+    valid = cost < _INVALID
+    if (valid.sum(axis=1) <= 1).all() and (valid.sum(axis=0) <= 1).all():
+        rows, cols = np.nonzero(valid)
+        return [(int(a), int(b)) for a, b in zip(rows, cols, strict=True)]
+    from scipy.optimize import linear_sum_assignment  # lazy: start-up time matters (issue 12)
+
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(a), int(b)) for a, b in zip(rows, cols, strict=True) if cost[a, b] < _INVALID]
 
 
 class RegionTracker:
-    """Gives regions ids that stay stable across frames.
+    """Gives objects ids that stay stable across frames.
 
-    - ``max_missed``: frames a track may go unseen and keep its id; one more miss retires it.
+    - ``max_lost_s``: seconds a track may go unseen and keep its id (about 1 s).
+    - ``max_held_s``: seconds a track may stay held inside another's region (two people together).
     - ``iou_threshold``: the least footprint IoU that counts as an overlap match.
-    - ``max_centroid_distance``: pixels; fallback match for small/fast regions (``0`` turns it off).
+    - ``max_centroid_distance``: pixels; least gate of the centroid fallback for small/fast objects, which
+      otherwise scales with the object (``gate_ratio x sqrt(area)``); ``0`` turns the fallback off.
+    - ``merge_cover``: share of a track's predicted footprint inside another's object that makes it merged.
+    - ``appearance_weight``: weight of the colour-histogram distance in the cost (needs the frame).
+    - ``join_gap`` / ``relative_gap`` / ``fragment_ratio``: how parts are grouped into objects
+      (:func:`~realtime_seg.tracking.objects.group_regions`).
     - ``trail_length``: centroids kept per track (``0``: no trail).
     - ``smooth_outline``: weight in [0, 1) of the previous outline when smoothing over time (``0``: off).
-    - ``min_hits``: hits before a track gets an id and is reported (norfair's initialisation delay).
+    - ``min_hits``: frames seen in a row before a track gets an id and is reported (flicker uses no ids).
     - ``min_area`` / ``simplify_tolerance`` / ``footprint_step``: passed to :func:`find_regions` by ``step``;
-      ``step`` also drops regions smaller than ``min_area_fraction`` of the frame (0.1%: 922 px at 720p), so
-      specks of a soft mask do not become short-lived ids.
+      ``step`` also drops components smaller than ``min_area_fraction`` of the frame (0.1%: 922 px at 720p).
     """
 
     def __init__(
         self,
         *,
-        max_missed: int = 10,
+        max_lost_s: float = 1.0,
+        max_held_s: float = 5.0,
         iou_threshold: float = 0.1,
         max_centroid_distance: float = 100.0,
+        gate_ratio: float = 1.0,
+        merge_cover: float = 0.5,
+        appearance_weight: float = 0.5,
+        join_gap: float = DEFAULT_JOIN_GAP,
+        relative_gap: float = DEFAULT_RELATIVE_GAP,
+        fragment_ratio: float = DEFAULT_FRAGMENT_RATIO,
         trail_length: int = 20,
         smooth_outline: float = 0.0,
-        min_hits: int = 1,
+        min_hits: int = 2,
         min_area: int = DEFAULT_MIN_AREA,
         min_area_fraction: float = 0.001,
         simplify_tolerance: float = DEFAULT_SIMPLIFY_TOLERANCE,
         footprint_step: int = DEFAULT_FOOTPRINT_STEP,
     ) -> None:
-        if not isinstance(max_missed, int) or max_missed < 0:
-            raise ValueError(f"max_missed must be an int >= 0, got {max_missed!r}")
+        for name, v in (("max_lost_s", max_lost_s), ("max_held_s", max_held_s), ("gate_ratio", gate_ratio)):
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
         if not (0.0 < iou_threshold <= 1.0):
             raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
         if not (max_centroid_distance >= 0 and math.isfinite(max_centroid_distance)):
             raise ValueError(f"max_centroid_distance must be a finite number >= 0, got {max_centroid_distance!r}")
+        if not (0.0 < merge_cover <= 1.0):
+            raise ValueError(f"merge_cover must be in (0, 1], got {merge_cover!r}")
+        if not (appearance_weight >= 0 and math.isfinite(appearance_weight)):
+            raise ValueError(f"appearance_weight must be a finite number >= 0, got {appearance_weight!r}")
         if not isinstance(trail_length, int) or trail_length < 0:
             raise ValueError(f"trail_length must be an int >= 0, got {trail_length!r}")
         if not (0.0 <= smooth_outline < 1.0):
@@ -173,9 +390,17 @@ class RegionTracker:
             raise ValueError(f"min_area_fraction must be in [0, 1), got {min_area_fraction!r}")
         if footprint_step < 1:
             raise ValueError(f"footprint_step must be >= 1, got {footprint_step!r}")
-        self.max_missed = max_missed
+        group_regions([], join_gap=join_gap, relative_gap=relative_gap, fragment_ratio=fragment_ratio)  # checks
+        self.max_lost_s = float(max_lost_s)
+        self.max_held_s = float(max_held_s)
         self.iou_threshold = float(iou_threshold)
         self.max_centroid_distance = float(max_centroid_distance)
+        self.gate_ratio = float(gate_ratio)
+        self.merge_cover = float(merge_cover)
+        self.appearance_weight = float(appearance_weight)
+        self.join_gap = float(join_gap)
+        self.relative_gap = float(relative_gap)
+        self.fragment_ratio = float(fragment_ratio)
         self.trail_length = trail_length
         self.smooth_outline = float(smooth_outline)
         self.min_hits = min_hits
@@ -192,18 +417,35 @@ class RegionTracker:
         self._frame = 0
         self._max_simultaneous = 0
         self._shape: tuple[int, int] | None = None
+        self._distinct: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
 
     @property
     def stats(self) -> TrackerStats:
-        return TrackerStats(self._frame, self._next_id - 1, self._max_simultaneous)
+        return TrackerStats(self._frame, self._next_id - 1, self._max_simultaneous, self._counts, self._distinct)
 
     @property
     def live_tracks(self) -> int:
-        """Tracks alive now, seen this frame or coasting (including ones still without an id)."""
+        """Tracks alive now: seen this frame, held, lost but within ``max_lost_s``, or still tentative."""
         return len(self._tracks)
 
-    def step(self, mask: MaskFrame, t: float) -> list[TrackedRegion]:
-        """``update(find_regions(mask), t)``; every mask of a stream must have the first one's size."""
+    def held(self) -> list[HeldRegion]:
+        """The tracks held now (merged into another's region), with their predicted place."""
+        out = []
+        for tr in self._tracks:
+            if tr.host is not None and tr.id is not None:
+                dx, dy = tr.kf.x - tr.anchor[0], tr.kf.y - tr.anchor[1]
+                x, y = tr.centroid[0] + dx, tr.centroid[1] + dy
+                bx, by, bw, bh = union_bbox(tr.parts)
+                box = (round(bx + dx), round(by + dy), bw, bh)
+                out.append(HeldRegion(tr.id, tr.class_name, tr.host.id, (x, y), box))
+        return out
+
+    def step(self, mask: MaskFrame | np.ndarray, t: float, frame: np.ndarray | None = None) -> list[TrackedRegion]:
+        """``update(find_regions(mask), t, frame)``; every mask of a stream must have the first one's size.
+
+        ``frame`` (BGR uint8, the mask's size), when given, adds the colour histograms to the matching.
+        """
         h, w = mask.alpha.shape[:2] if isinstance(mask, MaskFrame) else np.shape(mask)[:2]
         regions = find_regions(
             mask,
@@ -213,11 +455,11 @@ class RegionTracker:
             expected_shape=self._shape,
         )
         if self._shape is None:
-            self._shape = mask.alpha.shape[:2] if isinstance(mask, MaskFrame) else np.shape(mask)[:2]
-        return self.update(regions, t)
+            self._shape = (h, w)
+        return self.update(regions, t, frame)
 
-    def update(self, regions: list[Region], t: float) -> list[TrackedRegion]:
-        """Advance one frame at time ``t`` (seconds) with this frame's regions; returns those tracked now."""
+    def update(self, regions: list[Region], t: float, frame: np.ndarray | None = None) -> list[TrackedRegion]:
+        """Advance one frame at time ``t`` (seconds) with this frame's components; returns the objects seen."""
         for r in regions:
             if not isinstance(r, Region):
                 raise InputError(f"update() takes a list of Region, got a {type(r).__name__}")
@@ -225,123 +467,372 @@ class RegionTracker:
                 raise InputError(
                     f"region footprints use step {r.footprint_step}, this tracker expects {self.footprint_step}"
                 )
+        if frame is not None and (
+            not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8
+        ):
+            raise InputError(
+                f"frame must be BGR uint8 of shape (H, W, 3), got {getattr(frame, 'dtype', type(frame))} "
+                f"{getattr(frame, 'shape', '')}"
+            )
         t = float(t)
         if not math.isfinite(t):
             raise ValueError(f"t must be a finite number of seconds, got {t}")
 
-        matched_tracks: set[int] = set()
-        matched_regions: set[int] = set()
-        pairs: list[tuple[int, int]] = []
-        overlaps_t: dict[int, int] = {}
-        overlaps_r: dict[int, int] = {}
-        for cls in {r.class_id for r in regions} | {tr.region.class_id for tr in self._tracks}:
-            ti = [i for i, tr in enumerate(self._tracks) if tr.region.class_id == cls]
-            ri = [j for j, r in enumerate(regions) if r.class_id == cls]
-            if not ti or not ri:
-                continue
-            cost = self._costs([self._tracks[i] for i in ti], [regions[j] for j in ri], t)
-            overlapping = cost < 1.0
-            for a, n in enumerate(overlapping.sum(axis=1)):
-                overlaps_t[ti[a]] = int(n)
-            for b, n in enumerate(overlapping.sum(axis=0)):
-                overlaps_r[ri[b]] = int(n)
-            rows, cols = linear_sum_assignment(cost)
-            for a, b in zip(rows, cols, strict=True):
-                if cost[a, b] < _INVALID:
-                    pairs.append((ti[a], ri[b]))
-                    matched_tracks.add(ti[a])
-                    matched_regions.add(ri[b])
+        objs = [self._obj(g, frame) for g in group_regions(
+            regions, join_gap=self.join_gap, relative_gap=self.relative_gap, fragment_ratio=self.fragment_ratio
+        )]  # fmt: skip
+        preds = {id(tr): self._predicted_centroid(tr, t) for tr in self._tracks}
 
-        # a match is clean when neither side overlaps anything else and the area is about the same; after a
-        # split or merge the centroid jumps, so the velocity is not updated and outline smoothing restarts
-        for ti_, rj in pairs:
-            tr, r = self._tracks[ti_], regions[rj]
-            contested = overlaps_t.get(ti_, 0) > 1 or overlaps_r.get(rj, 0) > 1
-            clean = not contested and 0.7 <= r.area / max(tr.region.area, 1) <= 1 / 0.7
-            self._advance(tr, r, t, clean)
+        # confirmed tracks (seen, held or lost) first, then tentative ones on what is left (ByteTrack's order)
+        owner: dict[int, _Track] = {}  # object index -> the track that takes it
+        for confirmed in (True, False):
+            for cls in {o.group.class_id for o in objs}:
+                ti = [tr for tr in self._tracks if tr.class_id == cls and (tr.id is not None) == confirmed]
+                oi = [j for j, o in enumerate(objs) if o.group.class_id == cls and j not in owner]
+                if not ti or not oi:
+                    continue
+                cost = self._costs(ti, [objs[j] for j in oi], t, preds)
+                for a, b in _assign(cost):
+                    owner[oi[b]] = ti[a]
+
+        # merges: an unmatched track mostly inside a matched object; the older track takes the object
+        taken = {id(tr) for tr in owner.values()}
+        held_now: dict[int, _Track] = {}  # id(track) -> host
+        dropped: set[int] = set()
+        free = [u for u in self._tracks if id(u) not in taken and u.id is not None]
+        for j, tr in list(owner.items()):
+            o = objs[j]
+            merged = [
+                u
+                for u in free
+                if id(u) not in taken
+                and u.class_id == o.group.class_id
+                and u.id is not None
+                and (u.host is tr or self._cover(u, o, preds[id(u)]) >= self.merge_cover)
+            ]
+            if not merged:
+                continue
+            oldest = min([tr, *merged], key=_Track.rank)
+            if oldest is not tr:
+                owner[j] = oldest
+                taken.discard(id(tr))
+                taken.add(id(oldest))
+                merged = [tr if u is oldest else u for u in merged]
+                if tr.id is None:  # a tentative track that lost the object is dropped, not held
+                    merged.remove(tr)
+                    taken.add(id(tr))
+            for u in merged:
+                taken.add(id(u))
+                young = t - u.t_born < FRAGMENT_LIFE
+                small = u.size * u.size < SMALL_PIECE * oldest.size * oldest.size
+                if young and ((u.born_near is not None and u.born_near in (oldest, tr)) or small):
+                    dropped.add(id(u))  # a piece of this object that split off for a while and came back: it ends
+                else:
+                    held_now[id(u)] = oldest
+
+        # fragments: an unmatched object that is small next to a matched one of its class and near it
+        owned_obj = {id(tr): j for j, tr in owner.items()}
+        new_objs: list[_Obj] = []
+        for j, o in enumerate(objs):
+            if j in owner:
+                continue
+            host_j = self._fragment_of(o, objs, owner, preds)
+            if host_j is None:
+                new_objs.append(o)
+            else:
+                objs[host_j].extra.extend(o.group.parts)
 
         survivors: list[_Track] = []
-        for i, tr in enumerate(self._tracks):
-            if i in matched_tracks:
+        for tr in self._tracks:
+            oj = owned_obj.get(id(tr))
+            if oj is not None and owner.get(oj) is tr:
+                self._advance(tr, objs[oj], t, merged=any(h is tr for h in held_now.values()))
                 survivors.append(tr)
+            elif id(tr) in dropped:
                 continue
-            tr.missed += 1
-            if tr.missed <= self.max_missed and tr.id is not None:
-                survivors.append(tr)
-        for j, r in enumerate(regions):
-            if j not in matched_regions:
-                tr = _Track(region=r, t=t, first_frame=self._frame)
-                self._start_outline(tr)
-                tr.trail.append(r.centroid)
-                self._confirm(tr)
-                survivors.append(tr)
+            elif id(tr) in held_now:
+                host = held_now[id(tr)]
+                if tr.host is None:
+                    tr.held_since = t
+                tr.host, tr.lost_since = host, None
+                hj = owned_obj.get(id(host))
+                box = objs[hj].bbox if hj is not None else union_bbox(host.parts)
+                prev_box = tr.host_box if tr.host_box is not None else union_bbox(tr.parts)
+                self._follow(
+                    tr, t, prev_box, box, None, True, held=True
+                )  # the edge of the merged region that is its own
+                tr.host_box = box
+                tr.missed += 1
+                if t - tr.held_since <= self.max_held_s:
+                    survivors.append(tr)
+            elif tr.id is not None:  # lost (or no longer held): coasts until max_lost_s
+                tr.kf.predict(t)
+                if tr.lost_since is None:
+                    tr.lost_since = t  # the first frame it is missing
+                tr.host = None
+                tr.missed += 1
+                if t - tr.lost_since <= self.max_lost_s and not self._left_frame(tr, preds[id(tr)]):
+                    survivors.append(tr)
+            # else: a tentative track missed a frame: dropped
+        for o in new_objs:
+            tr = self._new_track(o, t)
+            tr.born_near = self._neighbour(o, objs, owner)
+            survivors.append(tr)
         self._tracks = survivors
         self._frame += 1
 
         out = [self._report(tr) for tr in self._tracks if tr.missed == 0 and tr.id is not None]
         out.sort(key=lambda x: x.id)
         self._max_simultaneous = max(self._max_simultaneous, len(out))
+        counts: dict[str, int] = dict.fromkeys(self._distinct, 0)
+        for tr in self._tracks:
+            if tr.id is not None and (tr.missed == 0 or tr.host is not None):
+                counts[tr.class_name] = counts.get(tr.class_name, 0) + 1
+        self._counts = counts
         return out
 
     # -- internals -----------------------------------------------------------------------------------
 
-    def _costs(self, tracks: list[_Track], regions: list[Region], t: float) -> np.ndarray:
-        cost = np.full((len(tracks), len(regions)), _INVALID)
-        step = self.footprint_step
-        maxd = self.max_centroid_distance
+    def _obj(self, g: RegionGroup, frame: np.ndarray | None) -> _Obj:
+        fp, origin = g.footprint()
+        return _Obj(g, fp, origin, int(np.count_nonzero(fp)), g.area, g.centroid, g.bbox, frame, self.footprint_step)
+
+    def _left_frame(self, tr: _Track, pred: tuple[float, float]) -> bool:
+        """Whether a lost track is predicted outside the frame (it walked out: its id is not kept)."""
+        if self._shape is None:
+            return False
+        h, w = self._shape
+        return not (0 <= pred[0] < w and 0 <= pred[1] < h)
+
+    @staticmethod
+    def _predicted_centroid(tr: _Track, t: float) -> tuple[float, float]:
+        px, py = tr.kf.predicted(t)
+        return (tr.centroid[0] + px - tr.anchor[0], tr.centroid[1] + py - tr.anchor[1])
+
+    def _shift(self, tr: _Track, pred: tuple[float, float]) -> tuple[int, int]:
+        s = self.footprint_step
+        return (
+            tr.origin[0] + round((pred[0] - tr.centroid[0]) / s),
+            tr.origin[1] + round((pred[1] - tr.centroid[1]) / s),
+        )
+
+    def _cover(self, tr: _Track, o: _Obj, pred: tuple[float, float]) -> float:
+        n = tr.cells
+        if n == 0:
+            return 0.0
+        return _covered(tr.footprint, self._shift(tr, pred), o.footprint, o.origin) / n
+
+    def _gate(self, tr: _Track, t: float) -> float:
+        """Centroid distance gate: the object's size (at least ``max_centroid_distance``); while the track is
+        lost it grows with the time lost, and with the filter's uncertainty of the predicted position (which
+        grows faster when the velocity is poorly known)."""
+        if self.max_centroid_distance <= 0:
+            return 0.0
+        size = self.gate_ratio * tr.size
+        gate = max(self.max_centroid_distance, size)
+        if tr.lost_since is not None and self.max_lost_s > 0:
+            grown = size * (1.0 + LOST_GATE_GROWTH * min(1.0, (t - tr.lost_since) / self.max_lost_s))
+            gate = max(gate, grown, size + LOST_GATE_SIGMAS * tr.kf.position_sigma(t))
+        return gate
+
+    def _costs(
+        self, tracks: list[_Track], objs: list[_Obj], t: float, preds: dict[int, tuple[float, float]]
+    ) -> np.ndarray:
+        cost = np.full((len(tracks), len(objs)), _INVALID)
         for a, tr in enumerate(tracks):
-            dx, dy = tr.predicted_shift(t)
-            px, py = tr.region.centroid[0] + dx, tr.region.centroid[1] + dy
-            bw, bh = tr.region.bbox[2], tr.region.bbox[3]
-            bx, by = tr.region.bbox[0] + dx, tr.region.bbox[1] + dy
-            shift = (round(dx / step), round(dy / step))
-            for b, r in enumerate(regions):
-                rx, ry, rw, rh = r.bbox
-                overlap = bx < rx + rw and rx < bx + bw and by < ry + rh and ry < by + bh
-                iou = footprint_iou(tr.region, r, shift) if overlap else 0.0
+            px, py = preds[id(tr)]
+            origin = self._shift(tr, (px, py))
+            th, tw = tr.footprint.shape
+            n = tr.cells
+            if tr.lost_since is not None and t - tr.lost_since > self.max_lost_s:
+                continue  # lost for too long: retired at the end of this frame
+            gate = self._gate(tr, t)
+            for b, o in enumerate(objs):
+                oh, ow = o.footprint.shape
+                overlap = (
+                    origin[0] < o.origin[0] + ow and o.origin[0] < origin[0] + tw
+                    and origin[1] < o.origin[1] + oh and o.origin[1] < origin[1] + th
+                )  # fmt: skip
+                iou = 0.0
+                if overlap and n and o.cells:
+                    inter = _covered(tr.footprint, origin, o.footprint, o.origin)
+                    iou = inter / (n + o.cells - inter)
                 if iou >= self.iou_threshold:
-                    cost[a, b] = 1.0 - iou
-                elif maxd > 0:
-                    d = math.hypot(r.centroid[0] - px, r.centroid[1] - py)
-                    if d <= maxd:
-                        cost[a, b] = 1.0 + d / maxd
+                    c = 1.0 - iou
+                elif gate > 0:
+                    d = math.hypot(o.centroid[0] - px, o.centroid[1] - py)
+                    if d > gate:
+                        continue
+                    c = 1.0 + d / gate
+                else:
+                    continue
+                cost[a, b] = c
+        if self.appearance_weight > 0:
+            # appearance decides between candidates: only where a track or an object has more than one
+            valid = cost < _INVALID
+            rows, cols = np.nonzero(valid & ((valid.sum(axis=1) > 1)[:, None] | (valid.sum(axis=0) > 1)[None, :]))
+            for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
+                ht, ho = tracks[a].hist, objs[b].hist()
+                if ht is not None and ho is not None:
+                    cost[a, b] += self.appearance_weight * math.sqrt(max(0.0, 1.0 - float(ht @ ho)))
         return cost
 
-    def _advance(self, tr: _Track, r: Region, t: float, clean: bool) -> None:
-        dt = t - tr.t
-        # after a gap, a split or a merge the track keeps its velocity: a fresh estimate would be unreliable
-        if clean and tr.clean and dt > 0 and tr.missed == 0:
-            vx = (r.centroid[0] - tr.region.centroid[0]) / dt
-            vy = (r.centroid[1] - tr.region.centroid[1]) / dt
-            if tr.hits == 1:
-                tr.velocity = (vx, vy)
-            else:
-                tr.velocity = (0.5 * tr.velocity[0] + 0.5 * vx, 0.5 * tr.velocity[1] + 0.5 * vy)
-        tr.clean = clean
-        tr.region, tr.t = r, t
+    def _neighbour(self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track]) -> _Track | None:
+        """The matched track of this class whose object is within ``o``'s fragment distance, if any."""
+        limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
+        best: tuple[float, _Track] | None = None
+        for j, tr in owner.items():
+            m = objs[j]
+            if m.group.class_id == o.group.class_id and tr.id is not None:
+                gap = bbox_gap(o.bbox, m.bbox)
+                if gap <= limit and (best is None or gap < best[0]):
+                    best = (gap, tr)
+        return None if best is None else best[1]
+
+    def _fragment_of(
+        self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track], preds: dict[int, tuple[float, float]]
+    ) -> int | None:
+        """The matched object that ``o`` is a fragment of, if any.
+
+        ``o`` must be at most ``max(join_gap, 2 x relative_gap x sqrt(o.area))`` away from it (box to box),
+        and either small next to it (``fragment_ratio``, against the object or its remembered size), or the
+        piece that brings an object seen smaller than it was back to its size, or mostly inside its track's
+        predicted footprint (a person whose mask split in two halves of about the same size).
+        """
+        best: tuple[float, int] | None = None
+        limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
+        for j, tr in owner.items():
+            m = objs[j]
+            if m.group.class_id != o.group.class_id:
+                continue
+            gap = bbox_gap(o.bbox, m.bbox)
+            if gap > limit or (best is not None and gap >= best[0]):
+                continue
+            full = tr.size * tr.size
+            completes = m.area < COMPLETE_BELOW * full and m.area + o.area <= COMPLETE_UP_TO * full
+            if (
+                completes
+                or o.area <= self.fragment_ratio * max(m.area, full)
+                or (
+                    o.cells
+                    and _covered(tr.footprint, self._shift(tr, preds[id(tr)]), o.footprint, o.origin) >= 0.5 * o.cells
+                )
+            ):
+                best = (gap, j)
+        return None if best is None else best[1]
+
+    def _follow(
+        self,
+        tr: _Track,
+        t: float,
+        old_box: tuple[int, int, int, int],
+        new_box: tuple[int, int, int, int],
+        centroid: tuple[float, float] | None,
+        edges: bool,
+        held: bool = False,
+    ) -> None:
+        """Move the track's anchor by this frame's displacement and update the filter with it.
+
+        The displacement is the centroid's when ``centroid`` is given (the object is whole and unchanged),
+        else that of the box edge nearer the prediction (``edges``: when the box still says something about
+        the object: partly hidden, or merged with another, whose region's far edge is the other's), else
+        the prediction's (parts came or went: no news on the motion).
+        """
+        px, py = tr.kf.predicted(t)
+        d = (px - tr.pos[0], py - tr.pos[1])
+        if centroid is not None:
+            d = (centroid[0] - tr.centroid[0], centroid[1] - tr.centroid[1])
+        elif edges:
+            wh = (self._shape[1], self._shape[0]) if self._shape is not None else None
+            e = _edge_displacement(old_box, new_box, d if tr.hits >= 5 or held else None, held, wh)
+            if tr.hits < 5 or math.hypot(e[0] - d[0], e[1] - d[1]) <= MAX_EDGE_SURPRISE * tr.size + 2:
+                d = e
+        tr.pos = (tr.pos[0] + d[0], tr.pos[1] + d[1])
+        tr.kf.update(tr.pos, t)
+        if not held:  # the footprint and centroid are measured now, at this point
+            tr.anchor = tr.pos
+
+    def _advance(self, tr: _Track, o: _Obj, t: float, merged: bool) -> None:
+        parts = o.group.parts if not o.extra else tuple(sorted((*o.group.parts, *o.extra), key=lambda r: -r.area))
+        area = o.area + sum(r.area for r in o.extra)
+        centroid = o.centroid if not o.extra else group_centroid(parts)
+        fp, origin = union_footprint(parts) if o.extra else (o.footprint, o.origin)
+        # The filter follows an anchor point moved by the object's displacement each frame. When the object
+        # is whole and unchanged, that is the centroid's displacement. When part of it is hidden (behind
+        # something, at the frame edge) or a part drops out, the centroid moves for other reasons: then
+        # the displacement of the bounding box edge that moves more is used (a hiding edge stands still,
+        # the free edge moves with the object). After a merge, a dropout or a hold the anchor restarts at
+        # the centroid and the velocity is kept.
+        ratio = area / max(tr.area, 1)
+        whole = area >= PARTIAL_AREA * tr.size * tr.size
+        clean = tr.host is None and tr.lost_since is None and len(parts) == len(tr.parts)
+        clean = clean and whole and 0.75 <= ratio <= 1 / 0.75
+        if tr.host is not None or tr.lost_since is not None:
+            tr.kf.jump(centroid, t)
+            tr.anchor = tr.pos = centroid
+        else:
+            clean = clean and not merged
+            edges_only = merged or (len(parts) == len(tr.parts) and 0.75 <= ratio <= 1 / 0.75)
+            prev_box = tr.host_box if tr.host_box is not None else union_bbox(tr.parts)
+            self._follow(tr, t, prev_box, union_bbox(parts), centroid if clean else None, edges_only)
+        tr.host_box = None
+        # the appearance changes slowly: refresh it every few frames (and never from a merged region)
+        if not merged and (tr.hist is None or tr.hits % HIST_EVERY == 0):
+            h = o.hist()
+            if h is not None:
+                tr.hist = h if tr.hist is None else _normalized(0.7 * tr.hist + 0.3 * h)
+        tr.parts, tr.footprint, tr.origin, tr.area, tr.centroid = parts, fp, origin, area, centroid
+        tr.cells = o.cells if not o.extra else int(np.count_nonzero(fp))
+        tr.size = max(math.sqrt(area), SIZE_DECAY * tr.size)
+        tr.t_seen = t
         tr.hits += 1
         tr.missed = 0
-        tr.trail.append(r.centroid)
+        tr.lost_since = None
+        tr.host = None
+        tr.trail.append(centroid)
         if tr.smoother is not None:
             if clean:
-                tr.smoother.update(r.contour, r.centroid)
+                tr.smoother.update(parts[0].contour, parts[0].centroid)
             else:
-                tr.smoother.restart(r.contour, r.centroid)
+                tr.smoother.restart(parts[0].contour, parts[0].centroid)
         self._confirm(tr)
 
-    def _start_outline(self, tr: _Track) -> None:
-        tr.trail = deque(maxlen=max(self.trail_length, 1))
+    def _new_track(self, o: _Obj, t: float) -> _Track:
+        parts = o.group.parts
+        tr = _Track(
+            parts=parts,
+            kf=ConstantVelocity(o.centroid, t),
+            t_seen=t,
+            t_born=t,
+            first_frame=self._frame,
+            footprint=o.footprint,
+            cells=o.cells,
+            origin=o.origin,
+            area=o.area,
+            centroid=o.centroid,
+            anchor=o.centroid,
+            pos=o.centroid,
+            size=math.sqrt(o.area),
+            hist=o.hist(),
+        )
+        tr.trail = deque([o.centroid], maxlen=max(self.trail_length, 1))
         if self.smooth_outline > 0:
             tr.smoother = OutlineSmoother(self.smooth_outline, self.simplify_tolerance)
-            tr.smoother.restart(tr.region.contour, tr.region.centroid)
+            tr.smoother.restart(parts[0].contour, parts[0].centroid)
+        self._confirm(tr)
+        return tr
 
     def _confirm(self, tr: _Track) -> None:
         if tr.id is None and tr.hits >= self.min_hits:
             tr.id = self._next_id
             self._next_id += 1
+            self._distinct[tr.class_name] = self._distinct.get(tr.class_name, 0) + 1
 
     def _report(self, tr: _Track) -> TrackedRegion:
         assert tr.id is not None
-        contour = tr.smoother.contour() if tr.smoother is not None else tr.region.contour
+        region = tr.parts[0]
+        contour = tr.smoother.contour() if tr.smoother is not None else region.contour
         trail = tuple(tr.trail) if self.trail_length > 0 else ()
-        return TrackedRegion(tr.id, tr.region, self._frame - 1 - tr.first_frame, tr.hits, tr.missed, trail, contour)
+        return TrackedRegion(
+            tr.id, region, self._frame - 1 - tr.first_frame, tr.hits, tr.missed, trail, contour, tr.parts
+        )

@@ -69,7 +69,7 @@ class PanelValues:
         r, g, b = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
         return (b, g, r)
 
-    def settings(self, threads: int = DEFAULT_THREADS) -> ProcessingSettings:
+    def settings(self, threads: int = DEFAULT_THREADS, downsample: float | None = None) -> ProcessingSettings:
         """The processing settings these controls mean (controls the effect does not use are left out)."""
         effect = self.effect
         if self.outlines and "outline" not in effect.split("+"):
@@ -90,6 +90,7 @@ class PanelValues:
             model=self.model,
             backend=self.backend,
             threads=threads,
+            downsample=downsample,
             effect=effect,
             effect_options=options,
             refine=refine,

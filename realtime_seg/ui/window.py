@@ -9,11 +9,8 @@ shows passing confirmations, each for a few seconds.
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,6 @@ from PyQt6.QtCore import QSettings, QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -39,12 +34,11 @@ from realtime_seg.capture.thread import CaptureEvent, CaptureState
 from realtime_seg.errors import CaptureError, RealtimeSegError
 from realtime_seg.io.images import write_image_atomic
 from realtime_seg.models.registry import AUTO_MODEL
-from realtime_seg.pipeline.live import LiveResult, LiveStatus, short_error
+from realtime_seg.pipeline.live import LiveResult, LiveStatus
 from realtime_seg.pipeline.recorder import Recorder
-from realtime_seg.pipeline.settings import DEFAULT_THREADS
-from realtime_seg.pipeline.vcam import VcamConfig
 from realtime_seg.ui.bridge import PipelineBridge
 from realtime_seg.ui.controls import EFFECT_ORDER, PanelValues, available_effects
+from realtime_seg.ui.pages import HOTKEYS, AppOptions, SourceErrorPage, file_problem
 from realtime_seg.ui.panel import VIDEO_FILTER, ControlPanel
 from realtime_seg.ui.vcam_controls import VcamControl
 from realtime_seg.ui.view import MessageBar, VideoView
@@ -55,83 +49,6 @@ logger = logging.getLogger(__name__)
 STATUS_MS = 5000
 #: the HUD shows rates only after this long of steady streaming (the first frames come in a burst)
 WARMUP_S = 1.0
-
-HOTKEYS: tuple[tuple[str, str], ...] = (
-    ("Space", "pause / resume"),
-    ("S", "snapshot (PNG)"),
-    ("R", "start / stop recording (MP4)"),
-    ("F", "full screen on / off"),
-    ("1-6", "effects: " + ", ".join(f"{i} {n}" for i, n in enumerate(EFFECT_ORDER, 1))),
-    ("H", "heads-up display on / off"),
-    ("P", "side panel on / off (or drag the divider)"),
-    ("V", "virtual camera on / off (for video calls)"),
-    ("F1", "this help"),
-    ("Q", "quit"),
-)
-
-
-@dataclass(frozen=True)
-class AppOptions:
-    """What the command line asks for; ``None`` means "as last time" (QSettings) or the default."""
-
-    camera: int | None = None
-    input: Path | None = None
-    model: str | None = None
-    backend: str | None = None
-    effect: str | None = None
-    crop: str | None = None
-    threads: int = DEFAULT_THREADS
-    output_dir: Path | None = None
-    camera_size_wh: tuple[int, int] = (1280, 720)
-    virtual_camera: VcamConfig | None = None  # start with the virtual camera on (``live --preview``)
-
-    def __post_init__(self) -> None:
-        if self.camera is not None and self.input is not None:
-            raise ValueError("give a camera or an input file, not both")
-
-
-class SourceErrorPage(QWidget):
-    """Shown instead of the video when no source could be opened: what failed and why, "Open a video file..."
-    and a retry of the same source (the camera, or the same file: never a camera the user did not ask for)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        self.title = QLabel("")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setWordWrap(True)
-        self.detail = QLabel("")
-        self.detail.setWordWrap(True)
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.title)
-        layout.addWidget(self.detail)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.open_button = QPushButton("Open a video file...")
-        self.retry_button = QPushButton("Try the camera again")
-        row.addWidget(self.open_button)
-        row.addWidget(self.retry_button)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addStretch(1)
-
-    def show_problem(self, title: str, detail: str, retry: str) -> None:
-        self.title.setText(f"<h2>{html.escape(title)}</h2>")
-        self.detail.setText(detail)
-        self.retry_button.setText(retry)
-
-
-def file_problem(path: Path, exc: Exception) -> tuple[str, str]:
-    """Title and explanation for a video file that cannot be played."""
-    if not path.exists():
-        return f"Cannot find {path.name}", f"The file {path} does not exist."
-    if path.is_dir():
-        return f"Cannot play {path.name}", f"{path} is a folder, not a video file."
-    why = re.search(r"\(([^()]+)\)\s*$", str(exc))  # FFmpeg's own words, e.g. "Invalid data found ..."
-    reason = why.group(1) if why else short_error(exc).removeprefix(f"cannot play {path.name}: ")
-    return f"Cannot play {path.name}", f"It is not a video that can be played: {reason}.\n{path}"
 
 
 class MainWindow(QMainWindow):
@@ -213,7 +130,9 @@ class MainWindow(QMainWindow):
         # a saved model that no longer loads falls back to the default (one message); one named on the command
         # line does not: the video shows unprocessed, with the reason, as the user asked for that model
         fallback = None if self.options.model is not None else AUTO_MODEL
-        self.bridge = PipelineBridge(self.panel.values().settings(self.options.threads), self, fallback_model=fallback)
+        self.bridge = PipelineBridge(
+            self.panel.values().settings(self.options.threads, self.options.downsample), self, fallback_model=fallback
+        )
         self.bridge.resultReady.connect(self._on_result_ready, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.statusChanged.connect(self._on_status, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
         self.bridge.captureChanged.connect(self._on_capture_event, Qt.ConnectionType.QueuedConnection)  # type: ignore[call-arg]
@@ -276,7 +195,7 @@ class MainWindow(QMainWindow):
 
     def _apply_panel(self) -> None:
         if hasattr(self, "bridge"):
-            self.bridge.live.update(self.panel.values().settings(self.options.threads))
+            self.bridge.live.update(self.panel.values().settings(self.options.threads, self.options.downsample))
 
     # -- the panel ---------------------------------------------------------------------------------------
     def panel_visible(self) -> bool:
@@ -416,6 +335,11 @@ class MainWindow(QMainWindow):
                 lines.append("processing  measuring...")
             if r.region_count is not None:
                 lines.append(f"regions     {r.region_count:5d}")
+            if r.tracking is not None:  # objects now (seen or held) and distinct ids, per class
+                lines += [
+                    f"{c[:11]:11s} {r.tracking.counts.get(c, 0):5d} now, {n} seen"
+                    for c, n in r.tracking.distinct.items()
+                ]
             if r.processed is not None and r.processed.crop:
                 lines.append(f"model sees  {'person crop' if r.processed.crop == 'window' else 'whole frame'}")
         if self.recorder is not None:
@@ -476,8 +400,7 @@ class MainWindow(QMainWindow):
             key(str(i), lambda n=name: self.select_effect(n))
 
     def select_effect(self, name: str) -> None:
-        if not self.panel.set_effect(name):
-            self.status.showMessage(f"effect {name!r} is not available in this build", 5000)
+        self.panel.set_effect(name)
 
     def toggle_pause(self) -> None:
         paused = not self.bridge.live.paused

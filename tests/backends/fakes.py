@@ -165,6 +165,7 @@ def make_fake_trt(
         def __init__(self, flags: int) -> None:
             self.flags = flags
             self.input: tuple[str, list[int]] | None = None
+            self.io: dict[str, Any] = {}  # every input (name, dims) and output name, and the ONNX file
 
     class ParserError:
         def __init__(self, node: int, name: str, op: str, desc: str) -> None:
@@ -193,8 +194,16 @@ def make_fake_trt(
                 self.num_errors = len(parse_errors)
                 return False
             g = onnx.load(path).graph
-            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in g.input[0].type.tensor_type.shape.dim]
-            self.network.input = (g.input[0].name, dims)
+
+            def dims_of(vi: Any) -> list[int]:
+                return [d.dim_value if d.HasField("dim_value") else -1 for d in vi.type.tensor_type.shape.dim]
+
+            self.network.input = (g.input[0].name, dims_of(g.input[0]))
+            self.network.io = {
+                "inputs": [[i.name, dims_of(i)] for i in g.input],
+                "outputs": [o.name for o in g.output],
+                "onnx": path,
+            }
             return True
 
         def get_error(self, i: int) -> ParserError:
@@ -285,6 +294,8 @@ def make_fake_trt(
                 "profile": profile,
                 "flags": network.flags,
                 "version_compatible": flags["VERSION_COMPATIBLE"] in config.flags,
+                **network.io,
+                "profiles": config.profiles[0].shapes if config.profiles else {},
             }
             return b"FAKEPLAN" + json.dumps(meta).encode()
 
@@ -302,8 +313,38 @@ def make_fake_trt(
             return True
 
         def get_tensor_shape(self, name: str) -> tuple[int, ...]:
+            if self.engine.multi:
+                return self.shapes[name] if name in self.shapes else self._output_shapes()[name]
             n, _, h, w = self.shapes[self.engine.meta["input"]]
             return (n, 1, h, w)
+
+        # -- several inputs (a recurrent model): the real ONNX graph computes, with ONNX Runtime on the host --
+        def _session(self) -> Any:
+            if self.engine.session is None:
+                import onnxruntime as ort
+
+                self.engine.session = ort.InferenceSession(self.engine.meta["onnx"], providers=["CPUExecutionProvider"])
+            return self.engine.session
+
+        def _output_shapes(self) -> dict[str, tuple[int, ...]]:
+            feeds = {name: np.zeros(self.shapes[name], np.float32) for name, _ in self.engine.meta["inputs"]}
+            outs = self._session().run(self.engine.meta["outputs"], feeds)
+            return {name: tuple(o.shape) for name, o in zip(self.engine.meta["outputs"], outs, strict=True)}
+
+        def _execute_multi(self, stream: int) -> None:
+            meta = self.engine.meta
+            views = {}
+            for name, _ in meta["inputs"]:
+                shape = self.shapes[name]
+                views[name] = (device.mem[self.addresses[name]], shape)
+            targets = {name: device.mem[self.addresses[name]] for name in meta["outputs"]}
+
+            def compute() -> None:
+                feeds = {n: m.view(np.float32)[: int(np.prod(s))].reshape(s).copy() for n, (m, s) in views.items()}
+                for name, out in zip(meta["outputs"], self._session().run(meta["outputs"], feeds), strict=True):
+                    targets[name].view(np.float32)[: out.size] = np.asarray(out, np.float32).ravel()
+
+            device.on_stream(stream, compute)
 
         def set_tensor_address(self, name: str, ptr: int) -> bool:
             self.addresses[name] = ptr
@@ -316,6 +357,9 @@ def make_fake_trt(
                 device.capturing[stream].append(None)  # invalidated: cudaStreamEndCapture will fail
                 device.last_error = 901  # cudaErrorStreamCaptureInvalidated
                 return False
+            if self.engine.multi:
+                self._execute_multi(stream)
+                return True
             in_name = self.engine.meta["input"]
             shape = self.shapes[in_name]
             count = int(np.prod(shape))
@@ -335,15 +379,25 @@ def make_fake_trt(
     class Engine:
         def __init__(self, meta: dict[str, Any]) -> None:
             self.meta = meta
-            self.num_io_tensors = 2
+            #: several inputs: a recurrent model, whose engine the fake runs with ONNX Runtime (see Context)
+            self.multi = len(meta.get("inputs", ())) > 1
+            self.session: Any = None
+            self.names = (
+                [n for n, _ in meta["inputs"]] + list(meta["outputs"]) if self.multi else [meta["input"], "probability"]
+            )
+            self.num_io_tensors = len(self.names)
 
         def get_tensor_name(self, i: int) -> str:
-            return [self.meta["input"], "probability"][i]
+            return self.names[i]
 
         def get_tensor_mode(self, name: str) -> int:
+            if self.multi:
+                return 1 if name in dict(self.meta["inputs"]) else 2
             return 1 if name == self.meta["input"] else 2
 
         def get_tensor_shape(self, name: str) -> list[int]:
+            if self.multi:
+                return list(dict(self.meta["inputs"]).get(name, [-1, -1, -1, -1]))
             dims = list(self.meta["dims"])
             return dims if name == self.meta["input"] else [dims[0], 1, dims[2], dims[3]]
 
@@ -351,6 +405,8 @@ def make_fake_trt(
             return 0
 
         def get_tensor_profile_shape(self, name: str, index: int) -> list[list[int]]:
+            if self.multi:
+                return self.meta["profiles"][name]  # type: ignore[no-any-return]
             return self.meta["profile"]  # type: ignore[no-any-return]
 
         def create_execution_context(self) -> Context:

@@ -57,5 +57,7 @@ def test_list_shows_builtins_unfetched_and_a_user_model(
     assert main(["models", "list", str(user)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert rows["selfie"][1:3] == ["no", "256x256"] and rows["selfie-landscape"][1:3] == ["no", "256x144"]
-    assert rows["rgb-classes"][1:4] == ["yes", "64x48", "background,red,green"] and rows["rgb-classes"][4] == str(user)
+    assert rows["rvm"][1:4] == ["no", "480x270", "GPL-3.0"] and rows["selfie"][3] == "Apache-2.0"
+    assert rows["rgb-classes"][1:5] == ["yes", "64x48", "-", "background,red,green"]
+    assert rows["rgb-classes"][5] == str(user)
     assert rows["cache:"][1] == str(empty_cache)

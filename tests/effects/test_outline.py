@@ -9,7 +9,8 @@ import pytest
 
 from realtime_seg.effects import create_effect
 from realtime_seg.effects.basic import MaskEffect
-from realtime_seg.effects.outline import OutlineEffect, id_color_bgr, needs_tracker
+from realtime_seg.effects.outline import OutlineEffect, id_color_bgr
+from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.tracking import RegionTracker, find_regions
 from tests.tracking.synth import disc_mask, nearest_id
@@ -21,7 +22,7 @@ def _tracked_mask() -> tuple[np.ndarray, MaskFrame]:
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 60, size=(240, 320, 3), dtype=np.uint8)  # dark noise: the outlines stand out
     mask = disc_mask(DISCS)
-    tracked = RegionTracker().step(mask, 0.0)
+    tracked = RegionTracker(min_hits=1).step(mask, 0.0)
     return frame, replace(mask, regions=tuple(tracked))
 
 
@@ -61,7 +62,7 @@ def test_colours_are_fixed_per_id() -> None:
 
 
 def test_labels_and_trails_are_drawn() -> None:
-    tracker = RegionTracker()
+    tracker = RegionTracker(min_hits=1)
     for i in range(6):
         mask = disc_mask([(60 + 15 * i, 140, 30)])
         tracked = tracker.step(mask, i / 30)
@@ -129,7 +130,7 @@ def test_bad_settings_and_bad_frames() -> None:
 def test_blur_plus_outline_draws_outlines_on_the_blur() -> None:
     frame, mask = _tracked_mask()
     stacked = create_effect("blur+outline", show_labels=False, show_ids=False)
-    assert needs_tracker(stacked) and needs_tracker(OutlineEffect()) and not needs_tracker(create_effect("blur"))
+    assert ProcessingSettings(effect="blur+outline").tracks and not ProcessingSettings(effect="blur").tracks
     blurred = create_effect("blur").apply(frame, mask)
     out = stacked.apply(frame, mask)
     changed = np.any(out != blurred, axis=2)

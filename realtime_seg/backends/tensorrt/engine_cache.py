@@ -77,6 +77,8 @@ class ProfileShapes:
     min: Shape
     opt: Shape
     max: Shape
+    #: the other dynamic inputs' (name, min, opt, max): a recurrent model's state tensors
+    more: tuple[tuple[str, Shape, Shape, Shape], ...] = ()
 
     def __post_init__(self) -> None:
         ranks = {len(self.min), len(self.opt), len(self.max)}
@@ -92,6 +94,11 @@ class ProfileShapes:
     @property
     def max_batch(self) -> int:
         return self.max[0]
+
+    @property
+    def key(self) -> tuple[Shape, ...]:
+        """What the engine key records: the image input's (min, opt, max), then every other input's."""
+        return (self.min, self.opt, self.max, *(s for _, lo, mid, hi in self.more for s in (lo, mid, hi)))
 
 
 def profile_shapes(

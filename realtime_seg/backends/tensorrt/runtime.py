@@ -9,6 +9,9 @@ order while the context is still current, then pops it. ``infer`` and ``close`` 
 
 ``infer`` returns a view of the backend's page-locked output buffer, which the next ``infer`` overwrites:
 copy it before keeping it (the segmenter does).
+
+A recurrent model (``recurrent=RecurrentIO(...)``, e.g. rvm) runs through :meth:`TensorRTBackend.run_recurrent`,
+with its state kept on the device by :mod:`.recurrent`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,7 +37,12 @@ from realtime_seg.backends.tensorrt.build import (
 from realtime_seg.backends.tensorrt.cuda_api import CUDA_API_NAMES, CudaApi, make_cuda_api
 from realtime_seg.backends.tensorrt.engine_cache import EngineCache
 from realtime_seg.backends.tensorrt.probe import import_tensorrt
+from realtime_seg.backends.tensorrt.recurrent import RecurrentIO, StateBuffers, recurrent_io, set_recurrent_shapes
 from realtime_seg.errors import BackendError, UnknownNameError
+from realtime_seg.models.spec import StateSpec
+
+# RecurrentIO and recurrent_io live in .recurrent; callers import them from here as well
+__all__ = ["RecurrentIO", "TensorRTBackend", "recurrent_io"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +141,8 @@ class TensorRTBackend(Backend):
     """A TensorRT engine on one GPU. Open, infer and close in one thread (the processing thread)."""
 
     name = "tensorrt"
+    #: runs recurrent, dynamic-size models (given ``recurrent=``) with the state kept on the device
+    runs_recurrent: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -150,8 +161,10 @@ class TensorRTBackend(Backend):
         hardware_compatibility: str = "none",
         gpu_timing: bool = False,
         progress: Progress | None = None,
+        recurrent: RecurrentIO | None = None,
     ) -> None:
         super().__init__(model_path, input_shape)
+        self.recurrent = recurrent
         if cuda_api not in CUDA_API_NAMES:
             raise UnknownNameError("CUDA API", cuda_api, CUDA_API_NAMES)
         self.options = BuildOptions(
@@ -180,7 +193,29 @@ class TensorRTBackend(Backend):
         return rt
 
     def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        if self.recurrent is not None:
+            raise BackendError("a recurrent model runs through run_recurrent(), not infer()")
         return self._runtime().infer(tensor)
+
+    def run_recurrent(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        states: Sequence[StateSpec],
+        size_wh: tuple[int, int],
+        layout: str = "NCHW",
+        *,
+        start: bool,
+    ) -> list[np.ndarray]:
+        """The state stays on the device (see the module docstring); ``outputs`` are host views, valid until
+        the next call."""
+        if not self.is_open:
+            raise BackendError("tensorrt backend is not open: call open() first or use it as a context manager")
+        if self.recurrent is None:
+            raise BackendError("this TensorRT backend was opened for a frame-by-frame model (no recurrent= given)")
+        if layout != "NCHW" or tuple(st.input for st in states) != tuple(st.input for st in self.recurrent.states):
+            raise BackendError("run_recurrent: the states (or layout) differ from those the engine was built for")
+        return self._runtime().run_recurrent(feeds, outputs, size_wh, start)
 
     def _close(self) -> None:
         rt = self._runtime()
@@ -235,7 +270,13 @@ class _Runtime:
         api, stack = self.api, self._stack
         self.gpu = api.device_info(owner.device)
         cache = EngineCache(owner.engine_dir)
-        request = EngineRequest(owner.model_path, owner.input_shape, owner.options)
+        self.recurrent = owner.recurrent
+        request = EngineRequest(
+            owner.model_path,
+            owner.input_shape,
+            owner.options,
+            profile=owner.recurrent.profile() if owner.recurrent else None,
+        )
         self._trt_logger = make_trt_logger(trt)
         self._trt_runtime = trt.Runtime(self._trt_logger)
         stack.callback(self._drop, "_trt_runtime")
@@ -274,7 +315,11 @@ class _Runtime:
         self.stream = api.create_stream()
         stack.callback(self._release_stream)
         self.stream_handle = api.stream_handle(self.stream)
-        self._allocate(trt)
+        self.states: StateBuffers | None = None
+        if self.recurrent is not None:
+            self._allocate_recurrent(self.recurrent)
+        else:
+            self._allocate(trt)
         self.graph = _GraphRunner(api, owner.cuda_graph)
         stack.callback(self.graph.reset)
         self._events: list[Any] = []
@@ -287,6 +332,19 @@ class _Runtime:
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if n not in inputs]
+        self.dtypes = {n: _np_dtype(trt, engine.get_tensor_dtype(n)) for n in names}
+        rec = owner.recurrent
+        if rec is not None:
+            want_in = {rec.input_name, *(st.input for st in rec.states)}
+            want_out = {*rec.outputs, *(st.output for st in rec.states)}
+            if set(inputs) != want_in or not want_out <= set(self.output_names):
+                raise BackendError(
+                    f"the engine's inputs {inputs} and outputs {self.output_names} do not match the model spec "
+                    f"(inputs {sorted(want_in)}, outputs {sorted(want_out)})"
+                )
+            self.input_name, self.max_batch, self.dynamic_batch = rec.input_name, 1, False
+            self.sample_shape: tuple[int, ...] = rec.image_shape(rec.opt_wh)[1:]
+            return
         if len(inputs) != 1 or not self.output_names:
             raise BackendError(
                 f"the TensorRT backend runs models with one input and at least one output; the engine has inputs "
@@ -309,18 +367,24 @@ class _Runtime:
         else:
             self.max_batch = engine_shape[0]
             self.dynamic_batch = False
-        self.dtypes = {n: _np_dtype(trt, engine.get_tensor_dtype(n)) for n in names}
 
     def _allocate(self, trt: Any) -> None:
         """Page-locked host + device buffers for every I/O tensor at the max shape, addresses set once."""
-        api, ctx = self.api, self._context
+        ctx = self._context
         self._set_batch(self.max_batch)
-        shapes = {self.input_name: (self.max_batch, *self.sample_shape)}
+        shapes: dict[str, tuple[int, ...]] = {self.input_name: (self.max_batch, *self.sample_shape)}
         for name in self.output_names:
             shape = tuple(int(d) for d in ctx.get_tensor_shape(name))
             if any(d < 0 for d in shape):
                 raise BackendError(f"output {name!r} has a data-dependent shape {list(shape)}: not supported")
             shapes[name] = shape
+        self._bind_buffers(shapes)
+        self.batch = 1 if self.dynamic_batch else self.max_batch
+        self._set_batch(self.batch)
+
+    def _bind_buffers(self, shapes: Mapping[str, tuple[int, ...]]) -> None:
+        """A page-locked host and a device buffer per tensor, the device address set in the context once."""
+        api, ctx = self.api, self._context
         self.host: dict[str, np.ndarray] = {}
         self.device_ptrs: dict[str, int] = {}
         for name, shape in shapes.items():
@@ -332,8 +396,41 @@ class _Runtime:
             self.device_ptrs[name] = ptr
             if not ctx.set_tensor_address(name, ptr):
                 raise BackendError(f"TensorRT refused the address of tensor {name!r}")
-        self.batch = 1 if self.dynamic_batch else self.max_batch
-        self._set_batch(self.batch)
+
+    def _allocate_recurrent(self, rec: RecurrentIO) -> None:
+        """Host + device buffers for the image and the outputs read back at the profile's max shapes, then the
+        states' buffers."""
+        ctx = self._context
+        set_recurrent_shapes(ctx, rec, rec.max_wh)
+        shapes: dict[str, tuple[int, ...]] = {rec.input_name: rec.image_shape(rec.max_wh)}
+        shapes.update((name, tuple(int(d) for d in ctx.get_tensor_shape(name))) for name in rec.outputs)
+        self._bind_buffers(shapes)
+        self.states = StateBuffers(rec, self.api, self._stack)
+
+    def run_recurrent(
+        self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str], size_wh: tuple[int, int], start: bool
+    ) -> list[np.ndarray]:
+        rec, states = self.recurrent, self.states
+        assert rec is not None and states is not None
+        api, stream, ctx = self.api, self.stream, self._context
+        states.bind(ctx, size_wh, start, stream)
+        image = feeds[rec.input_name]
+        shape = rec.image_shape(size_wh)
+        if tuple(image.shape) != shape:
+            raise BackendError(f"input {rec.input_name!r}: expected shape {list(shape)}, got {list(image.shape)}")
+        h_in = self.host[rec.input_name].reshape(-1)[: image.size].reshape(shape)
+        np.copyto(h_in, image, casting="same_kind")
+        api.htod_async(self.device_ptrs[rec.input_name], h_in, stream)
+        _enqueue(ctx, self.stream_handle)
+        results = []
+        for name in outputs:
+            out_shape = tuple(int(d) for d in ctx.get_tensor_shape(name))
+            host = self.host[name].reshape(-1)[: int(np.prod(out_shape))].reshape(out_shape)
+            api.dtoh_async(host, self.device_ptrs[name], stream)
+            results.append(host)
+        api.synchronize(stream)
+        states.swap()
+        return [r if r.dtype == np.float32 else r.astype(np.float32) for r in results]
 
     def _set_batch(self, n: int) -> None:
         if not self._context.set_input_shape(self.input_name, (n, *self.sample_shape)):
