@@ -28,6 +28,7 @@ import tflite
 from onnx import TensorProto, helper, numpy_helper
 
 from realtime_seg.errors import ModelError
+from realtime_seg.models._versions import CONVERTER_VERSION, OPSET  # kept apart: the cache check needs no onnx
 
 __all__ = [
     "INPUT_NAME",
@@ -41,10 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: OPSET, and CONVERTER_VERSION (bumped when the converter's output changes, so cached conversions can be
-#: told apart), live in a module without onnx, so the model cache is checked without importing it
-from realtime_seg.models._versions import CONVERTER_VERSION, OPSET  # noqa: E402
 
 #: IR version 8 is the newest every opset-17 consumer (older ORT, TensorRT's parser) accepts
 IR_VERSION = 8
