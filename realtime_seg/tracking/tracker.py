@@ -32,22 +32,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
 from realtime_seg.errors import InputError
 from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.tracking.kalman import ConstantVelocity
+from realtime_seg.tracking.matching import Matcher, _assign, _edge_displacement, _normalized, _Obj, _Track
 from realtime_seg.tracking.objects import (
     DEFAULT_FRAGMENT_RATIO,
     DEFAULT_JOIN_GAP,
     DEFAULT_RELATIVE_GAP,
     RegionGroup,
-    bbox_gap,
-    color_histogram,
     group_centroid,
     group_regions,
     union_bbox,
@@ -61,20 +57,15 @@ from realtime_seg.tracking.regions import (
     find_regions,
 )
 from realtime_seg.tracking.smoothing import OutlineSmoother
+from realtime_seg.tracking.types import HeldRegion, TrackedRegion, TrackerStats
 
-_INVALID = 1e6
-#: a lost track's gate grows with the time lost, to (1 + this) x its size at max_lost_s, or by
-#: LOST_GATE_SIGMAS standard deviations of its predicted position, whichever is more
-LOST_GATE_GROWTH = 2.0
-LOST_GATE_SIGMAS = 2.0
+__all__ = ["HeldRegion", "RegionTracker", "TrackedRegion", "TrackerStats"]
+
 #: per frame, how fast a track's remembered size shrinks towards the size it is seen at
 SIZE_DECAY = 0.995
 #: an object seen at less than this share of its remembered area is partly hidden: its centroid moves for
 #: reasons other than motion, so it does not update the velocity
 PARTIAL_AREA = 0.6
-#: a piece that brings an object seen at under COMPLETE_BELOW of its remembered area to at most COMPLETE_UP_TO
-#: of it is the object's missing part
-COMPLETE_BELOW = 0.85
 #: largest deviation (share of the object's size) of a box edge's displacement from the prediction
 #: that counts as motion (more is a part appearing, vanishing or merging)
 MAX_EDGE_SURPRISE = 0.05
@@ -84,247 +75,6 @@ HIST_EVERY = 6
 SMALL_PIECE = 0.15
 #: seconds: a track born next to another that merges back into it within this time was a piece of it
 FRAGMENT_LIFE = 2.0
-COMPLETE_UP_TO = 1.25
-
-
-@dataclass(frozen=True, eq=False)
-class TrackedRegion:
-    """An object with its track's state, as reported for one frame.
-
-    - ``id``: stable across frames, from 1, never reused until ``reset()``.
-    - ``region``: the object's largest part; ``parts``: every part, largest first (``(region,)`` when
-      the object is in one piece).
-    - ``age``: frames since the track was first seen (0 on its first frame).
-    - ``hits``: frames in which it was seen; ``missed``: consecutive frames it has been missing
-      (always 0 in what ``update`` returns: only objects seen in the frame are reported).
-    - ``trail``: the last few centroids, oldest first, the current one last.
-    - ``contour``: the largest part's outline to draw: smoothed over time when the tracker smooths, else
-      ``region.contour``.
-    - ``area`` / ``centroid`` / ``bbox``: of the whole object (all parts).
-    """
-
-    id: int
-    region: Region
-    age: int
-    hits: int
-    missed: int
-    trail: tuple[tuple[float, float], ...]
-    contour: np.ndarray
-    parts: tuple[Region, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.id < 1:
-            raise ValueError(f"id must be >= 1, got {self.id}")
-        if self.hits < 1 or self.age < 0 or self.missed < 0:
-            raise ValueError(f"need hits >= 1, age >= 0, missed >= 0; got {self.hits}, {self.age}, {self.missed}")
-        c = self.contour
-        if not isinstance(c, np.ndarray) or c.ndim != 2 or c.shape[1] != 2 or c.dtype != np.int32:
-            raise ValueError(
-                f"contour must be an int32 array of shape (N, 2), got {getattr(c, 'dtype', type(c))} "
-                f"{getattr(c, 'shape', '')}"
-            )
-        c.setflags(write=False)
-        if not self.parts:
-            object.__setattr__(self, "parts", (self.region,))
-        elif self.parts[0] is not self.region:
-            raise ValueError("parts must start with region (the largest part)")
-
-    @property
-    def class_id(self) -> int:
-        return self.region.class_id
-
-    @property
-    def class_name(self) -> str:
-        return self.region.class_name
-
-    @property
-    def area(self) -> int:
-        return sum(p.area for p in self.parts)
-
-    @property
-    def centroid(self) -> tuple[float, float]:
-        return group_centroid(self.parts)
-
-    @property
-    def bbox(self) -> tuple[int, int, int, int]:
-        return union_bbox(self.parts)
-
-
-@dataclass(frozen=True)
-class HeldRegion:
-    """A track held as occluded (merged into ``host_id``'s region, or hidden): where it is predicted to be."""
-
-    id: int
-    class_name: str
-    host_id: int | None
-    centroid: tuple[float, float]
-    bbox: tuple[int, int, int, int]
-
-
-@dataclass(frozen=True)
-class TrackerStats:
-    """Counts since the last ``reset()``.
-
-    - ``frames``: frames seen; ``distinct_ids``: ids given (all classes); ``max_simultaneous``: most
-      objects reported in one frame.
-    - ``counts``: class name -> objects present in the last frame (seen, or held inside another's region).
-    - ``distinct``: class name -> ids given so far for that class.
-    """
-
-    frames: int = 0
-    distinct_ids: int = 0
-    max_simultaneous: int = 0
-    counts: Mapping[str, int] = field(default_factory=dict)
-    distinct: Mapping[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
-        object.__setattr__(self, "distinct", MappingProxyType(dict(self.distinct)))
-
-    def summary(self) -> str:
-        """One line: per class, the count now and the distinct count (``person: 2 now, 5 distinct``)."""
-        if not self.distinct:
-            return "no objects tracked"
-        return ", ".join(f"{c}: {self.counts.get(c, 0)} now, {n} distinct" for c, n in sorted(self.distinct.items()))
-
-
-@dataclass(eq=False)
-class _Track:
-    parts: tuple[Region, ...]
-    kf: ConstantVelocity
-    t_seen: float
-    first_frame: int
-    footprint: np.ndarray
-    origin: tuple[int, int]
-    area: int
-    cells: int  # footprint cells set
-    centroid: tuple[float, float]  # where the footprint was measured
-    anchor: tuple[float, float] = (0.0, 0.0)  # where ``pos`` was when the footprint was measured
-    pos: tuple[float, float] = (0.0, 0.0)  # the point the Kalman filter follows (see _follow)
-    size: float = 0.0  # sqrt(area), slow to shrink: the object's size while a part of it is hidden
-    hist: np.ndarray | None = None
-    id: int | None = None
-    hits: int = 1
-    missed: int = 0
-    lost_since: float | None = None  # None: seen in the last frame or held
-    host: _Track | None = None  # set while held inside another track's object
-    host_box: tuple[int, int, int, int] | None = None  # the host's region's box when last held
-    born_near: _Track | None = None  # the track it appeared next to (a piece that split off it?)
-    t_born: float = 0.0
-    held_since: float = 0.0
-    trail: deque[tuple[float, float]] = field(default_factory=deque)
-    smoother: OutlineSmoother | None = None
-
-    @property
-    def class_id(self) -> int:
-        return self.parts[0].class_id
-
-    @property
-    def class_name(self) -> str:
-        return self.parts[0].class_name
-
-    def rank(self) -> tuple[int, int]:
-        """Older first: confirmed before tentative, then by first frame, then by id."""
-        return (0 if self.id is not None else 1, self.first_frame if self.id is None else self.id)
-
-
-@dataclass(eq=False)
-class _Obj:
-    group: RegionGroup
-    footprint: np.ndarray
-    origin: tuple[int, int]
-    cells: int
-    area: int
-    centroid: tuple[float, float]
-    bbox: tuple[int, int, int, int]
-    frame: np.ndarray | None
-    step: int
-    extra: list[Region] = field(default_factory=list)  # fragments taken on after the assignment
-    _hist: np.ndarray | None = None
-    _hist_done: bool = False
-
-    def hist(self) -> np.ndarray | None:
-        """The colour histogram (square roots of the bin shares), computed on first use; None without a frame."""
-        if not self._hist_done:
-            self._hist_done = True
-            if self.frame is not None:
-                h = color_histogram(self.frame, self.footprint, self.origin, self.step)
-                self._hist = None if h is None else np.sqrt(h)
-        return self._hist
-
-
-def _normalized(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
-
-
-def _covered(fa: np.ndarray, oa: tuple[int, int], fb: np.ndarray, ob: tuple[int, int]) -> int:
-    """Cells set in both footprints (each at its origin cell)."""
-    ah, aw = fa.shape
-    bh, bw = fb.shape
-    x0, y0 = max(oa[0], ob[0]), max(oa[1], ob[1])
-    x1, y1 = min(oa[0] + aw, ob[0] + bw), min(oa[1] + ah, ob[1] + bh)
-    if x1 <= x0 or y1 <= y0:
-        return 0
-    sa = fa[y0 - oa[1] : y1 - oa[1], x0 - oa[0] : x1 - oa[0]]
-    sb = fb[y0 - ob[1] : y1 - ob[1], x0 - ob[0] : x1 - ob[0]]
-    return int(np.count_nonzero(sa & sb))
-
-
-def _edge_displacement(
-    old: tuple[int, int, int, int],
-    new: tuple[int, int, int, int],
-    predicted: tuple[float, float] | None,
-    distinct: bool = False,
-    frame_wh: tuple[int, int] | None = None,
-) -> tuple[float, float]:
-    """Per axis, the displacement of the box edge that moved freely, when the box changed size.
-
-    A hiding edge (an occluder, the frame border, another object merged with this one) stands still,
-    jumps or moves its own way; the free edge moves with the object: the edge whose displacement is nearer
-    the ``predicted`` one. With no prediction yet, the one that moved more, or the centre's displacement
-    when they moved in opposite directions (growing or shrinking about the centre). ``distinct``: for a
-    track held inside another's region, an axis on which both edges moved alike moved with the other.
-    An edge on the frame border (``frame_wh``) is hidden by it: the other edge is taken when it is not.
-    """
-    out = []
-    axes = ((old[0], old[0] + old[2], new[0], new[0] + new[2]), (old[1], old[1] + old[3], new[1], new[1] + new[3]))
-    for k, (a0, a1, b0, b1) in enumerate(axes):
-        d0, d1 = float(b0 - a0), float(b1 - a1)
-        if frame_wh is not None:
-            at0, at1 = min(a0, b0) <= 0, max(a1, b1) >= frame_wh[k]
-            if at0 != at1:  # one edge on the border: the other one is free
-                out.append(d1 if at0 else d0)
-                continue
-        if predicted is not None:
-            p = predicted[k]
-            if distinct and abs(d0 - d1) <= 1:  # the box moved as a whole: the other object's motion, not ours
-                out.append(p)
-            else:
-                out.append(d0 if abs(d0 - p) <= abs(d1 - p) else d1)
-        elif d0 * d1 < 0:
-            out.append((d0 + d1) / 2)
-        else:
-            out.append(d0 if abs(d0) >= abs(d1) else d1)
-    return (out[0], out[1])
-
-
-def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
-    """Optimal pairs (row, col) with a valid cost; scipy only when there is more than one way to pair."""
-    n, m = cost.shape
-    if n == 0 or m == 0:
-        return []
-    if n == 1 or m == 1:
-        a, b = np.unravel_index(int(np.argmin(cost)), cost.shape)
-        return [(int(a), int(b))] if cost[a, b] < _INVALID else []
-    valid = cost < _INVALID
-    if (valid.sum(axis=1) <= 1).all() and (valid.sum(axis=0) <= 1).all():
-        rows, cols = np.nonzero(valid)
-        return [(int(a), int(b)) for a, b in zip(rows, cols, strict=True)]
-    from scipy.optimize import linear_sum_assignment  # lazy: start-up time matters (issue 12)
-
-    rows, cols = linear_sum_assignment(cost)
-    return [(int(a), int(b)) for a, b in zip(rows, cols, strict=True) if cost[a, b] < _INVALID]
 
 
 class RegionTracker:
@@ -482,6 +232,7 @@ class RegionTracker:
             regions, join_gap=self.join_gap, relative_gap=self.relative_gap, fragment_ratio=self.fragment_ratio
         )]  # fmt: skip
         preds = {id(tr): self._predicted_centroid(tr, t) for tr in self._tracks}
+        m = self._matcher()
 
         # confirmed tracks (seen, held or lost) first, then tentative ones on what is left (ByteTrack's order)
         owner: dict[int, _Track] = {}  # object index -> the track that takes it
@@ -491,7 +242,7 @@ class RegionTracker:
                 oi = [j for j, o in enumerate(objs) if o.group.class_id == cls and j not in owner]
                 if not ti or not oi:
                     continue
-                cost = self._costs(ti, [objs[j] for j in oi], t, preds)
+                cost = m.costs(ti, [objs[j] for j in oi], t, preds)
                 for a, b in _assign(cost):
                     owner[oi[b]] = ti[a]
 
@@ -508,7 +259,7 @@ class RegionTracker:
                 if id(u) not in taken
                 and u.class_id == o.group.class_id
                 and u.id is not None
-                and (u.host is tr or self._cover(u, o, preds[id(u)]) >= self.merge_cover)
+                and (u.host is tr or m.cover(u, o, preds[id(u)]) >= self.merge_cover)
             ]
             if not merged:
                 continue
@@ -536,7 +287,7 @@ class RegionTracker:
         for j, o in enumerate(objs):
             if j in owner:
                 continue
-            host_j = self._fragment_of(o, objs, owner, preds)
+            host_j = m.fragment_of(o, objs, owner, preds)
             if host_j is None:
                 new_objs.append(o)
             else:
@@ -576,7 +327,7 @@ class RegionTracker:
             # else: a tentative track missed a frame: dropped
         for o in new_objs:
             tr = self._new_track(o, t)
-            tr.born_near = self._neighbour(o, objs, owner)
+            tr.born_near = m.neighbour(o, objs, owner)
             survivors.append(tr)
         self._tracks = survivors
         self._frame += 1
@@ -597,6 +348,19 @@ class RegionTracker:
         fp, origin = g.footprint()
         return _Obj(g, fp, origin, int(np.count_nonzero(fp)), g.area, g.centroid, g.bbox, frame, self.footprint_step)
 
+    def _matcher(self) -> Matcher:
+        return Matcher(
+            self.iou_threshold,
+            self.max_centroid_distance,
+            self.gate_ratio,
+            self.max_lost_s,
+            self.appearance_weight,
+            self.join_gap,
+            self.relative_gap,
+            self.fragment_ratio,
+            self.footprint_step,
+        )
+
     def _left_frame(self, tr: _Track, pred: tuple[float, float]) -> bool:
         """Whether a lost track is predicted outside the frame (it walked out: its id is not kept)."""
         if self._shape is None:
@@ -608,118 +372,6 @@ class RegionTracker:
     def _predicted_centroid(tr: _Track, t: float) -> tuple[float, float]:
         px, py = tr.kf.predicted(t)
         return (tr.centroid[0] + px - tr.anchor[0], tr.centroid[1] + py - tr.anchor[1])
-
-    def _shift(self, tr: _Track, pred: tuple[float, float]) -> tuple[int, int]:
-        s = self.footprint_step
-        return (
-            tr.origin[0] + round((pred[0] - tr.centroid[0]) / s),
-            tr.origin[1] + round((pred[1] - tr.centroid[1]) / s),
-        )
-
-    def _cover(self, tr: _Track, o: _Obj, pred: tuple[float, float]) -> float:
-        n = tr.cells
-        if n == 0:
-            return 0.0
-        return _covered(tr.footprint, self._shift(tr, pred), o.footprint, o.origin) / n
-
-    def _gate(self, tr: _Track, t: float) -> float:
-        """Centroid distance gate: the object's size (at least ``max_centroid_distance``); while the track is
-        lost it grows with the time lost, and with the filter's uncertainty of the predicted position (which
-        grows faster when the velocity is poorly known)."""
-        if self.max_centroid_distance <= 0:
-            return 0.0
-        size = self.gate_ratio * tr.size
-        gate = max(self.max_centroid_distance, size)
-        if tr.lost_since is not None and self.max_lost_s > 0:
-            grown = size * (1.0 + LOST_GATE_GROWTH * min(1.0, (t - tr.lost_since) / self.max_lost_s))
-            gate = max(gate, grown, size + LOST_GATE_SIGMAS * tr.kf.position_sigma(t))
-        return gate
-
-    def _costs(
-        self, tracks: list[_Track], objs: list[_Obj], t: float, preds: dict[int, tuple[float, float]]
-    ) -> np.ndarray:
-        cost = np.full((len(tracks), len(objs)), _INVALID)
-        for a, tr in enumerate(tracks):
-            px, py = preds[id(tr)]
-            origin = self._shift(tr, (px, py))
-            th, tw = tr.footprint.shape
-            n = tr.cells
-            if tr.lost_since is not None and t - tr.lost_since > self.max_lost_s:
-                continue  # lost for too long: retired at the end of this frame
-            gate = self._gate(tr, t)
-            for b, o in enumerate(objs):
-                oh, ow = o.footprint.shape
-                overlap = (
-                    origin[0] < o.origin[0] + ow and o.origin[0] < origin[0] + tw
-                    and origin[1] < o.origin[1] + oh and o.origin[1] < origin[1] + th
-                )  # fmt: skip
-                iou = 0.0
-                if overlap and n and o.cells:
-                    inter = _covered(tr.footprint, origin, o.footprint, o.origin)
-                    iou = inter / (n + o.cells - inter)
-                if iou >= self.iou_threshold:
-                    c = 1.0 - iou
-                elif gate > 0:
-                    d = math.hypot(o.centroid[0] - px, o.centroid[1] - py)
-                    if d > gate:
-                        continue
-                    c = 1.0 + d / gate
-                else:
-                    continue
-                cost[a, b] = c
-        if self.appearance_weight > 0:
-            # appearance decides between candidates: only where a track or an object has more than one
-            valid = cost < _INVALID
-            rows, cols = np.nonzero(valid & ((valid.sum(axis=1) > 1)[:, None] | (valid.sum(axis=0) > 1)[None, :]))
-            for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-                ht, ho = tracks[a].hist, objs[b].hist()
-                if ht is not None and ho is not None:
-                    cost[a, b] += self.appearance_weight * math.sqrt(max(0.0, 1.0 - float(ht @ ho)))
-        return cost
-
-    def _neighbour(self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track]) -> _Track | None:
-        """The matched track of this class whose object is within ``o``'s fragment distance, if any."""
-        limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
-        best: tuple[float, _Track] | None = None
-        for j, tr in owner.items():
-            m = objs[j]
-            if m.group.class_id == o.group.class_id and tr.id is not None:
-                gap = bbox_gap(o.bbox, m.bbox)
-                if gap <= limit and (best is None or gap < best[0]):
-                    best = (gap, tr)
-        return None if best is None else best[1]
-
-    def _fragment_of(
-        self, o: _Obj, objs: list[_Obj], owner: dict[int, _Track], preds: dict[int, tuple[float, float]]
-    ) -> int | None:
-        """The matched object that ``o`` is a fragment of, if any.
-
-        ``o`` must be at most ``max(join_gap, 2 x relative_gap x sqrt(o.area))`` away from it (box to box),
-        and either small next to it (``fragment_ratio``, against the object or its remembered size), or the
-        piece that brings an object seen smaller than it was back to its size, or mostly inside its track's
-        predicted footprint (a person whose mask split in two halves of about the same size).
-        """
-        best: tuple[float, int] | None = None
-        limit = max(self.join_gap, 2 * self.relative_gap * math.sqrt(o.area))
-        for j, tr in owner.items():
-            m = objs[j]
-            if m.group.class_id != o.group.class_id:
-                continue
-            gap = bbox_gap(o.bbox, m.bbox)
-            if gap > limit or (best is not None and gap >= best[0]):
-                continue
-            full = tr.size * tr.size
-            completes = m.area < COMPLETE_BELOW * full and m.area + o.area <= COMPLETE_UP_TO * full
-            if (
-                completes
-                or o.area <= self.fragment_ratio * max(m.area, full)
-                or (
-                    o.cells
-                    and _covered(tr.footprint, self._shift(tr, preds[id(tr)]), o.footprint, o.origin) >= 0.5 * o.cells
-                )
-            ):
-                best = (gap, j)
-        return None if best is None else best[1]
 
     def _follow(
         self,
