@@ -38,6 +38,9 @@ if str(REPO) not in sys.path:
 
 from realtime_seg.errors import RealtimeSegError  # noqa: E402
 
+sys.path.insert(0, str(REPO / "tools"))
+import _peer  # noqa: E402
+
 RESOLUTIONS = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 MODES = ("infer", "offline", "live")
 BACKENDS = ("onnxruntime", "tensorrt", "all")
@@ -124,6 +127,9 @@ def environment() -> dict[str, Any]:
 
     ok, why = tensorrt_status()
     env["tensorrt"] = why
+    from realtime_seg.threads import thread_budget
+
+    env["thread_budget"] = thread_budget().describe()
     return env
 
 
@@ -238,6 +244,8 @@ def _clip(args: argparse.Namespace, size: tuple[int, int], frames: int, folder: 
     """The input video: ``--input`` as given, else a synthetic H.264 clip made from a real photo."""
     if args.input is not None:
         return Path(args.input)
+    if getattr(args, "clip", "synthetic") != "synthetic":
+        return _peer.camera_clip(size, frames, args.clip)
     from realtime_seg.io.samples import load_sample
     from realtime_seg.io.synth import ken_burns_frames, write_clip
 
@@ -436,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", default="720p", help="comma-separated: 480p,720p,1080p or WxH (default: 720p)")
     p.add_argument("--effect", default="blur", help="effect for offline/live modes (default: blur)")
     p.add_argument("--mode", default="infer,offline,live", help="comma-separated: infer,offline,live (default: all)")
-    p.add_argument("--input", type=Path, help="a video file to use instead of the synthetic clip")
+    p.add_argument("--input", type=Path, help="a video file to use instead of the default clip (see --clip)")
     p.add_argument("--frames", type=int, default=200, help="measured frames per configuration (default: 200)")
     p.add_argument("--warmup", type=int, default=20, help="warm-up frames, not measured (default: 20)")
     p.add_argument(
@@ -450,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write results + environment as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG plot")
     p.add_argument("--quiet", action="store_true", help="no table on stdout")
+    _peer.add_peer_options(p)
     return p
 
 
@@ -465,6 +474,7 @@ def validate(args: argparse.Namespace) -> None:
     args.models = [m.strip() for m in args.model.split(",") if m.strip()]
     if args.input is not None and not args.input.is_file():
         raise BenchError(f"input file not found: {args.input}")
+    _peer.check_peer_args(args, modes)
     if args.frames < 1 or args.warmup < 0:
         raise BenchError(f"--frames must be >= 1 and --warmup >= 0, got {args.frames} and {args.warmup}")
 
@@ -487,6 +497,10 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Result]]:
                         results.append(Result(mode, backend, model, res, effect, args.threads, skipped=skip))
                         continue
                     results.append(MODE_FUNCS[mode](args, backend, model, res, size))
+                    if mode == "offline" and args.peer:
+                        with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
+                            clip = _clip(args, size, args.frames + args.warmup, Path(tmp))
+                            results.append(_peer.bench_peer(args, backend, model, res, clip, Result))
     report = {"environment": environment(), "args": _jsonable(vars(args)), "results": [asdict(r) for r in results]}
     return report, results
 
@@ -506,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"# {env['cpu']} ({env['cores']} cores), {env['os']}, Python {env['python']}, "
                 f"ORT {env['onnxruntime']}, commit {env['git_commit']}"
             )
+            print(f"# thread budget: {env['thread_budget']}")
             print(table(results))
         if args.json:
             write_json_atomic(args.json, report)

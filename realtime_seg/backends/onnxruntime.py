@@ -31,7 +31,11 @@ class OnnxRuntimeBackend(Backend):
         spin: bool = False,
     ) -> None:
         super().__init__(model_path, input_shape)
-        self.threads = DEFAULT_THREADS if threads is None else threads
+        if threads is None:  # the thread budget: 1 up to 4 available cores (DEFAULT_THREADS), more beyond
+            from realtime_seg.threads import thread_budget
+
+            threads = thread_budget().onnxruntime
+        self.threads = threads
         self.spin = spin
         self.requested_providers = providers
         self._session: Any = None

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import colorsys
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from realtime_seg.effects.base import Effect
 from realtime_seg.postprocess.types import MaskFrame
-from realtime_seg.tracking.regions import Region
-from realtime_seg.tracking.tracker import TrackedRegion
+
+if TYPE_CHECKING:  # imported when drawing: the tracking package is not needed by effects that do not draw it
+    from realtime_seg.tracking.regions import Region
+    from realtime_seg.tracking.tracker import TrackedRegion
 
 _GOLDEN = 0.618033988749895
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -76,6 +79,9 @@ class OutlineEffect(Effect):
         if (frame.shape[1], frame.shape[0]) != mask.size_wh:
             fw, fh = frame.shape[1], frame.shape[0]
             raise ValueError(f"frame is {fw}x{fh} but the mask is {mask.size_wh[0]}x{mask.size_wh[1]}")
+        from realtime_seg.tracking.regions import Region
+        from realtime_seg.tracking.tracker import TrackedRegion
+
         out = frame.copy()
         items: list[tuple[int | None, Region, np.ndarray, tuple[tuple[float, float], ...], tuple[int, int, int]]] = []
         extra: list[tuple[Region, tuple[int, int, int]]] = []  # the other parts of objects in several parts

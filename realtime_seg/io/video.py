@@ -33,6 +33,7 @@ import numpy as np
 from realtime_seg.errors import InputError, OutputError, UnknownNameError, VideoError
 from realtime_seg.frame import Frame
 from realtime_seg.io.atomic import AtomicOutput, move_into_place, temp_file_beside
+from realtime_seg.threads import thread_budget
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,9 @@ def sequence_gap(pattern: str | Path) -> SequenceGap | None:
 class VideoReader:
     """Decode a video file into upright BGR frames. Use as a context manager or call :meth:`close`.
 
+    ``decoder_threads``: FFmpeg's frame/slice threads; 0 sizes them from the available cores
+    (:mod:`realtime_seg.threads`).
+
     Opening decodes the first frame, so a file with zero frames fails here, not half-way. Iterating
     yields :class:`Frame` objects once; a decoding error raises :class:`VideoError` naming the frame
     index, and a stream that ends well before its container's stated length (a truncated file) does too.
@@ -169,7 +173,7 @@ class VideoReader:
         self._stream: Any = c.streams.video[0]
         st = self._stream
         st.thread_type = "AUTO"
-        st.thread_count = decoder_threads
+        st.thread_count = decoder_threads or thread_budget().decoder  # 0: sized from the available cores
         self._next_index = 0
         self._gap = sequence_gap(self.path) if is_sequence_pattern(self.path) else None
         self._last_t: float | None = None
@@ -403,7 +407,8 @@ class VideoWriter(AtomicOutput):
 
     - ``fps``/``time_base``: the input's (pts passed to :meth:`write` are in ``time_base`` units).
     - ``codec`` (default ``libx264``, yuv420p), ``crf`` (quality, lower is better; codecs without crf
-      ignore it), ``preset`` (x264/x265 speed), ``threads`` (encoder threads, 0 = FFmpeg's choice).
+      ignore it), ``preset`` (x264/x265 speed), ``threads`` (encoder threads, 0 = the thread budget's, sized from the
+      available cores: :mod:`realtime_seg.threads`).
     - ``audio_from``: a video whose first audio stream is copied packet by packet (no re-encode).
     - ``rotation``: the input's display rotation; frames are rotated back to the coded orientation and
       the same display matrix is written, so the output plays like the input.
@@ -488,7 +493,7 @@ class VideoWriter(AtomicOutput):
         st.pix_fmt = self.pix_fmt
         st.codec_context.time_base = self.time_base
         st.time_base = self.time_base
-        st.thread_count = threads
+        st.thread_count = threads or thread_budget().encoder  # 0: sized from the available cores
         options: dict[str, str] = {}
         if crf is not None and codec in _CRF_CODECS:
             options["crf"] = str(crf)

