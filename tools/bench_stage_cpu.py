@@ -33,7 +33,8 @@ def measure(clip: Path, frames: int, model: str, preset: str) -> dict[str, float
     import cv2
 
     from realtime_seg.effects.blur import BlurEffect
-    from realtime_seg.io.video import VideoReader, VideoWriter
+    from realtime_seg.io.video import VideoReader
+    from realtime_seg.io.video_writer import VideoWriter
     from realtime_seg.postprocess.refine import Refiner
     from realtime_seg.segmenter import SegResult, open_segmenter
 

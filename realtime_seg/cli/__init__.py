@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. Ctrl-C and SIGTERM stop it cleanly (exit 130 / 143), also while modules import."""
-    with signals_stop_the_run():
+    """Run one command. Ctrl-C and SIGTERM stop it cleanly (exit 130 / 143), also while modules import.
+    ``argv=None`` is the program itself (the console script, ``python -m realtime_seg``); a list is a call
+    from Python, which gets its signal handlers back as they were."""
+    with signals_stop_the_run(program=argv is None):
         try:
             return _main(argv)
         except KeyboardInterrupt as exc:  # SIGTERM arrives as Terminated, a KeyboardInterrupt

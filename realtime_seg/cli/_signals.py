@@ -35,8 +35,12 @@ def exit_code(exc: KeyboardInterrupt) -> int:
 
 
 @contextmanager
-def signals_stop_the_run() -> Iterator[None]:
-    """Within the block, SIGINT/SIGTERM behave as described in the module docstring."""
+def signals_stop_the_run(*, program: bool = False) -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM behave as described in the module docstring.
+
+    ``program``: the block is the whole process's work (the command line, not a call from Python). Once a stop
+    signal came, later ones are then ignored until the process exits, so one that arrives after the clean-up
+    cannot turn the exit code (130 / 143) into a death by signal."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -63,4 +67,4 @@ def signals_stop_the_run() -> Iterator[None]:
         yield
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_IGN if program and received[0] else old)

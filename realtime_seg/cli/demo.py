@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def make_demo_clip(path: Path, photo_bgr: np.ndarray) -> Path:
     """The demo input: ``photo_bgr`` Ken-Burns-panned over a moving texture, H.264, written atomically."""
     from realtime_seg.io.synth import ken_burns_frames
-    from realtime_seg.io.video import VideoWriter
+    from realtime_seg.io.video_writer import VideoWriter
 
     with VideoWriter(path, fps=DEMO_FPS, size_wh=DEMO_SIZE_WH, crf=18, preset="veryfast") as w:
         for frame in ken_burns_frames(photo_bgr, size_wh=DEMO_SIZE_WH, n_frames=DEMO_FRAMES):

@@ -2,7 +2,7 @@
 
 - :func:`ken_burns_frames`: a photo panned and zoomed (Ken Burns) over a moving textured background.
 - :func:`pattern_frames`: small moving test patterns (bright square over dark gradient), cheap to make.
-- :func:`write_clip`: encode frames with PyAV directly (not through :class:`~realtime_seg.io.video.VideoWriter`,
+- :func:`write_clip`: encode frames with PyAV directly (not through :class:`~realtime_seg.io.video_writer.VideoWriter`,
   so tests of the writer do not depend on themselves), optionally with an AAC/Opus/... tone as audio.
 """
 

@@ -161,7 +161,7 @@ def worker_name() -> tuple[str, str]:
 
 def _remove_stale(outputs: VideoOutputs) -> None:
     """Temporary files a killed run left beside these outputs (video writers, outlines, a masks folder)."""
-    from realtime_seg.io.video import partial_files
+    from realtime_seg.io.video_writer import partial_files
 
     for p in (outputs.video, outputs.alpha):
         if p is not None:

@@ -2,7 +2,7 @@
 
 Frames are stamped with their capture time (variable frame rate: the file plays at the speed it was
 seen). The queue is bounded; a frame that arrives while it is full is dropped and counted. Encoding
-goes through the offline :class:`~realtime_seg.io.video.VideoWriter`: the file is written under a
+goes through the offline :class:`~realtime_seg.io.video_writer.VideoWriter`: the file is written under a
 temporary name and renamed when complete (after an encoder failure, what was recorded is kept).
 """
 
@@ -77,7 +77,7 @@ class Recorder:
         return self.path
 
     def _run(self) -> None:
-        from realtime_seg.io.video import VideoWriter
+        from realtime_seg.io.video_writer import VideoWriter
 
         writer: VideoWriter | None = None
         try:

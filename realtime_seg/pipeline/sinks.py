@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 
 from realtime_seg.errors import OutputError, SettingsError
 from realtime_seg.io.images import alpha_u8
-from realtime_seg.io.video import Frame, VideoInfo, VideoWriter, check_output_path, write_mask_png
+from realtime_seg.io.video import Frame, VideoInfo
+from realtime_seg.io.video_writer import VideoWriter, check_output_path, write_mask_png
 from realtime_seg.pipeline.processor import Processed
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ import cv2
 import pytest
 
 from realtime_seg.cli import main
-from realtime_seg.io import video as video_mod
-from realtime_seg.io.video import VideoWriter
+from realtime_seg.io import video_writer as video_mod
+from realtime_seg.io.video_writer import VideoWriter
 from tests.clips import make_clip, probe
 
 N = 7  # the fault comes at this frame (0-based): frames 0..N-1 are complete everywhere

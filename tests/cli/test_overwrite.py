@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_seg.cli import main
-from realtime_seg.io.video import partial_files
+from realtime_seg.io.video_writer import partial_files
 from tests.clips import make_clip, probe
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 
 from realtime_seg.cli import main
 from realtime_seg.io.synth import write_clip
-from realtime_seg.io.video import partial_files
+from realtime_seg.io.video_writer import partial_files
 from tests.clips import make_clip, probe, truncate
 from tests.signals import sigint_as_in_a_terminal
 

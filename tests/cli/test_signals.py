@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_seg.io.synth import write_clip
-from realtime_seg.io.video import partial_files
+from realtime_seg.io.video_writer import partial_files
 from tests.clips import probe
 from tests.signals import sigint_as_in_a_terminal
 

@@ -14,7 +14,7 @@ import pytest
 
 from realtime_seg.errors import OutputError
 from realtime_seg.io.atomic import write_bytes_atomic
-from realtime_seg.io.video import VideoWriter, partial_files
+from realtime_seg.io.video_writer import VideoWriter, partial_files
 from tests.clips import probe
 
 

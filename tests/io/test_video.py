@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from realtime_seg.errors import InputError, OutputError, VideoError
-from realtime_seg.io.video import VideoReader, VideoWriter, check_output_path, partial_files
+from realtime_seg.io.video import VideoReader
+from realtime_seg.io.video_writer import VideoWriter, check_output_path, partial_files
 from tests.clips import make_clip, probe, truncate, vfr_clip
 
 

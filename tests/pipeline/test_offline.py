@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from realtime_seg.errors import VideoError
-from realtime_seg.io.video import Frame, VideoReader, VideoWriter, partial_files
+from realtime_seg.io.video import Frame, VideoReader
+from realtime_seg.io.video_writer import VideoWriter, partial_files
 from realtime_seg.pipeline.offline import OfflinePipeline
 from realtime_seg.pipeline.processor import FrameProcessor, Processed, Segmented
 from realtime_seg.pipeline.sinks import FrameSink, MaskPngSink, VideoSink

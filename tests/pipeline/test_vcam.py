@@ -419,13 +419,15 @@ def test_a_device_that_disappears_is_retried(monkeypatch: pytest.MonkeyPatch) ->
         s.cam.submit(_solid(100))
         s.wait(lambda: s.cam.fresh == 1)
         s.dev.present = False  # the module unloaded / the device deleted
-        s.wait(lambda: s.cam.state is VcamState.LOST)
-        assert "virtual camera /dev/video4 disappeared - retrying in 0.1 s" in s.events[-1].message
+        # the state changes just before its event is sent: wait for the event, not only the state
+        s.wait(lambda: any("disappeared" in e.message for e in s.events))
+        assert s.cam.state is not VcamState.RUNNING
+        assert any("virtual camera /dev/video4 disappeared - retrying in 0.1 s" in e.message for e in s.events)
         assert s.cam.summary == "/dev/video4 lost, retrying"
         s.wait(lambda: any("virtual camera unavailable" in e.message for e in s.events))  # reopening fails
         n = len(s.world.frames("/dev/video4"))
         s.dev.present = True
-        s.wait(lambda: s.cam.state is VcamState.RUNNING)
+        s.wait(lambda: s.cam.state is VcamState.RUNNING and s.events[-1].message.endswith("is back"))
         assert s.events[-1].message == "virtual camera /dev/video4 is back"
         s.wait(lambda: len(s.world.frames("/dev/video4")) > n + 2)
     assert s.cam.losses == 1
