@@ -13,14 +13,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Literal
-
-import numpy as np
+from dataclasses import replace
+from typing import Any
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.thread import RateMeter, Worker
@@ -28,87 +25,13 @@ from realtime_seg.effects import create_effect
 from realtime_seg.frame import Frame
 from realtime_seg.models.registry import AUTO_MODEL, auto_model, resolve_auto
 from realtime_seg.pipeline.assemble import make_crop, make_tracker, open_settings_segmenter, reconfigure
-from realtime_seg.pipeline.processor import FrameProcessor, Processed
+from realtime_seg.pipeline.live_types import LiveResult, LiveStatus, StatusLevel, short_error
+from realtime_seg.pipeline.processor import FrameProcessor
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.postprocess.refine import Refiner
-from realtime_seg.postprocess.types import MaskFrame
 from realtime_seg.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
-
-StatusLevel = Literal["info", "warning", "error"]
-
-
-@dataclass(frozen=True)
-class LiveResult:
-    """One frame through the live pipeline, immutable, safe to hand to another thread.
-
-    ``processed`` is ``None`` when no model could be loaded (the output is then the camera frame).
-    ``t_done - frame.t`` is the capture-to-output latency; the rates are measured over the last second.
-    """
-
-    frame: Frame
-    processed: Processed | None
-    t_done: float
-    capture_fps: float
-    processing_fps: float
-    dropped: int
-    effect: str
-
-    def __post_init__(self) -> None:
-        self.output.setflags(write=False)
-
-    @property
-    def index(self) -> int:
-        return self.frame.index
-
-    @property
-    def t_capture(self) -> float:
-        return self.frame.t
-
-    @property
-    def output(self) -> np.ndarray:
-        return self.processed.output if self.processed is not None else self.frame.image
-
-    @property
-    def mask(self) -> MaskFrame | None:
-        return self.processed.mask if self.processed is not None else None
-
-    @property
-    def timings_ms(self) -> dict[str, float]:
-        return dict(self.processed.timings_ms) if self.processed is not None else {}
-
-    @property
-    def region_count(self) -> int | None:
-        """Tracked regions in this frame; ``None`` when no tracker runs."""
-        return len(self.processed.mask.regions) if self.processed is not None and self.processed.tracked else None
-
-    @property
-    def tracking(self) -> Any:
-        """The tracker's stats after this frame (``.counts`` / ``.distinct`` per class); ``None`` without one."""
-        return self.processed.tracking if self.processed is not None else None
-
-    @property
-    def latency_ms(self) -> float:
-        return (self.t_done - self.frame.t) * 1e3
-
-
-@dataclass(frozen=True)
-class LiveStatus:
-    """A message for the user, plus the active backend and why (e.g. ``ONNX Runtime CPU: TensorRT not installed``).
-
-    ``message`` is one short line; ``details`` the full text (every attempt's error) when there is more to say.
-    ``model`` is the model that runs once this status is out ("" when none does); ``model_failed`` the model
-    asked for that could not be loaded ("" when it loaded).
-    """
-
-    level: StatusLevel
-    message: str
-    backend: str = ""
-    model: str = ""
-    details: str = ""
-    model_failed: str = ""
-
 
 SegmenterFactory = Callable[[ProcessingSettings], Segmenter]
 
@@ -338,18 +261,6 @@ class LivePipeline(Worker):
             self.backend_text, self.model_text = backend_summary(seg), attempt.model
             return seg, attempt
         return None, s
-
-
-_PARENTHESES = re.compile(r"\s*\([^()]*\)")
-
-
-def short_error(exc: BaseException, limit: int = 110) -> str:
-    """One short line for the user: the message's first line without parenthesised internals (protobuf's
-    "Wire format was corrupt", exception type names), paths shortened to file names, cut at ``limit``."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    text = _PARENTHESES.sub("", text)
-    text = re.sub(r"(?:[\w.~-]*/)+([\w.-]+)", r"\1", text)  # /a/b/model.onnx -> model.onnx
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "..."
 
 
 def _model_label(model: str) -> str:
