@@ -51,10 +51,14 @@ class Backend(ABC):
         logger.info("opened %s", self.description)
         return self
 
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """Run the model on one input tensor; returns its first output (possibly a reused buffer)."""
+    def _require_open(self) -> None:
+        """Raise :class:`BackendError` unless the backend is open (the check every run method starts with)."""
         if not self._is_open:
             raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Run the model on one input tensor; returns its first output (possibly a reused buffer)."""
+        self._require_open()
         if tensor.dtype != np.float32:
             raise BackendError(f"input dtype: expected float32, got {tensor.dtype}")
         if tensor.ndim != len(self.input_shape) or tensor.shape[1:] != self.input_shape[1:]:
@@ -68,8 +72,7 @@ class Backend(ABC):
 
         For models with more than one input (recurrent state, scalars) or a dynamic input size.
         """
-        if not self._is_open:
-            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        self._require_open()
         return self._run(feeds, outputs)
 
     def run_recurrent(
@@ -88,8 +91,7 @@ class Backend(ABC):
         source, a new working resolution ``size_wh``, a scene cut) starts them from zeros. This default keeps
         them in host memory; a GPU backend keeps them on the device and swaps buffers (no host round trip).
         """
-        if not self._is_open:
-            raise BackendError(f"{self.name} backend is not open: call open() first or use it as a context manager")
+        self._require_open()
         if start or self._host_state is None:
             self._host_state = {st.input: np.zeros(st.shape(size_wh, layout), np.float32) for st in states}
         got = self._run({**feeds, **self._host_state}, [*outputs, *(st.output for st in states)])

@@ -17,6 +17,28 @@ def out(text: str = "") -> None:
     sys.stdout.flush()
 
 
+def size_arg(text: str) -> tuple[int, int]:
+    """argparse type for ``WIDTHxHEIGHT`` (both positive)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 1280x720, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return (w, h)
+
+
+def seconds_arg(text: str) -> float:
+    """argparse type for a positive duration in seconds, ``10`` or ``10s`` or ``0.5s``."""
+    try:
+        v = float(text.lower().removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 10 or 0.5s, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
 def add_model_options(p: argparse.ArgumentParser, *, default_model: str = DEFAULT_MODEL) -> None:
     """``--model`` (``default_model``: ``auto`` where the frame size is known), ``--backend``, ``--threads``."""
     auto = (

@@ -6,29 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from realtime_seg.cli._common import add_crop_option, add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out, seconds_arg, size_arg
 from realtime_seg.errors import InputError
 from realtime_seg.models.registry import AUTO_MODEL, resolve_auto
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 1280x720, got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
-    return (w, h)
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text.lower().removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds like 10 or 10s, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"--measure needs a positive duration, got {text!r}")
-    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,13 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="camera index (default: the last used, or 0)")
     src.add_argument("--input", type=Path, metavar="FILE", help="play a video file as if it were a camera (loops)")
-    p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
+    p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
     p.add_argument("--effect", default=None, help=f"start with this effect ({', '.join(EFFECT_ORDER)})")
     p.add_argument("--outlines", action="store_true", help="with --measure: draw tracked region outlines")
     p.add_argument("--output-dir", type=Path, default=None, help="snapshots and recordings (default: Pictures)")
     p.add_argument(
         "--measure",
-        type=_seconds,
+        type=seconds_arg,
         default=None,
         metavar="SECONDS",
         help="no window: run for SECONDS and print capture FPS, processing FPS, latency, queued and dropped frames",

@@ -19,21 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from realtime_seg.cli._common import add_crop_option, add_model_options, out
+from realtime_seg.cli._common import add_crop_option, add_model_options, out, seconds_arg, size_arg
 from realtime_seg.cli._effects import add_effect_options, add_refine_options, settings_from_args
-from realtime_seg.cli.app import _seconds, _size
 from realtime_seg.errors import InputError
 from realtime_seg.models.registry import AUTO_MODEL
-
-
-def _positive(text: str) -> float:
-    try:
-        v = float(text.lower().removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds like 5 or 0.5s, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="camera index (default: 0)")
     src.add_argument("--input", type=Path, metavar="FILE", help="play a video file as if it were a camera (loops)")
-    p.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
+    p.add_argument("--size", type=size_arg, default=(1280, 720), metavar="WxH", help="camera resolution (1280x720)")
     add_effect_options(p)
     add_refine_options(p)
     add_model_options(p, default_model=AUTO_MODEL)
@@ -64,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="send the result to a virtual camera: /dev/videoN on Linux (default: the first v4l2loopback device), "
         "'OBS Virtual Camera' on Windows and macOS",
     )
-    v.add_argument("--vcam-size", type=_size, default=None, metavar="WxH", help="its size (default: the source's)")
+    v.add_argument("--vcam-size", type=size_arg, default=None, metavar="WxH", help="its size (default: the source's)")
     v.add_argument("--vcam-fps", type=float, default=None, metavar="FPS", help="its rate (default: the source's)")
     v.add_argument(
         "--vcam-format",
@@ -83,12 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", action="store_true", help="also open the app window (with the virtual camera on)")
     p.add_argument(
         "--status-every",
-        type=_positive,
+        type=seconds_arg,
         default=5.0,
         metavar="SECONDS",
         help="print a status line this often (default: 5)",
     )
-    p.add_argument("--duration", type=_seconds, default=None, metavar="SECONDS", help="stop after SECONDS")
+    p.add_argument("--duration", type=seconds_arg, default=None, metavar="SECONDS", help="stop after SECONDS")
     p.add_argument("-q", "--quiet", action="store_true", help="no status lines (warnings and errors still show)")
     p.set_defaults(func=run)
 

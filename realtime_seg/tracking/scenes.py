@@ -258,6 +258,11 @@ def _random_damage(
     return out
 
 
+def _damage_all(rng: np.random.Generator, acts: tuple[Actor, ...], *, drops: bool = True) -> tuple[Damage, ...]:
+    """:func:`_random_damage` along every actor's life, actor by actor (actor ``k`` is ``acts[k]``)."""
+    return tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end, drops=drops))
+
+
 def _specs() -> dict[str, SceneSpec]:
     rng = np.random.default_rng(13)
     specs: dict[str, SceneSpec] = {}
@@ -284,7 +289,7 @@ def _specs() -> dict[str, SceneSpec]:
         180,
         "coffee",
         acts,
-        damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end, drops=False)),
+        damage=_damage_all(rng, acts, drops=False),
     )
 
     # a person walks behind a pillar (about 20 frames fully hidden)
@@ -314,7 +319,7 @@ def _specs() -> dict[str, SceneSpec]:
         730,
         "rocket",
         acts,
-        damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end)),
+        damage=_damage_all(rng, acts),
     )
 
     # three people: two cross in the open, each walks behind a wall section (alone), a third one follows
@@ -330,7 +335,7 @@ def _specs() -> dict[str, SceneSpec]:
         "coffee",
         acts,
         occluders=((350, 0, 230, 360),),
-        damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end)),
+        damage=_damage_all(rng, acts),
     )
 
     # stress: three people bunched together, passing behind a post narrower than they are (it splits each
@@ -347,7 +352,7 @@ def _specs() -> dict[str, SceneSpec]:
         "coffee",
         acts,
         occluders=((430, 0, 60, 360),),
-        damage=tuple(d for k, act in enumerate(acts) for d in _random_damage(rng, k, act.start, act.end)),
+        damage=_damage_all(rng, acts),
     )
     return specs
 

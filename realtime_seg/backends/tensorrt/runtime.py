@@ -209,8 +209,7 @@ class TensorRTBackend(Backend):
     ) -> list[np.ndarray]:
         """The state stays on the device (see the module docstring); ``outputs`` are host views, valid until
         the next call."""
-        if not self.is_open:
-            raise BackendError("tensorrt backend is not open: call open() first or use it as a context manager")
+        self._require_open()
         if self.recurrent is None:
             raise BackendError("this TensorRT backend was opened for a frame-by-frame model (no recurrent= given)")
         if layout != "NCHW" or tuple(st.input for st in states) != tuple(st.input for st in self.recurrent.states):
