@@ -5,7 +5,8 @@ their 256x256 (or 256x144) input and a person is a few dozen pixels tall. :class
 window around the people found in the previous frame instead, and maps its output back into the frame:
 
 - the window is the box around every foreground component (specks under ``min_area`` of the frame ignored),
-  widened to the model's aspect, times ``margin``; pixels outside the frame are edge-replicated;
+  widened to the model's aspect, times ``margin``, moved inside the frame where it fits (pixels outside
+  the frame are edge-replicated where it does not);
 - it follows the people smoothly: a constant-velocity prediction of its centre, blended with each new box;
   it grows at once (nobody is cut off) and shrinks slowly (no jitter, hence no flicker);
 - never lose anyone: every ``full_every`` frames, and whenever the mask touches the window's border inside the
@@ -98,6 +99,21 @@ def crop_replicated(frame: np.ndarray, box: tuple[int, int, int, int]) -> np.nda
     return cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE)
 
 
+def fit_inside(box: tuple[int, int, int, int], size_wh: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` moved (not resized) to lie inside the frame where it fits: more real picture around the people
+    than repeated edge pixels, and no copy of the crop. A box larger than the frame is centred on that side."""
+    x0, y0, x1, y1 = box
+    w, h = size_wh
+
+    def shift(a0: int, a1: int, limit: int) -> int:
+        if a1 - a0 > limit:
+            return 0
+        return -a0 if a0 < 0 else (limit - a1 if a1 > limit else 0)
+
+    dx, dy = shift(x0, x1, w), shift(y0, y1, h)
+    return x0 + dx, y0 + dy, x1 + dx, y1 + dy
+
+
 def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int) -> None:
     """Copy ``src`` into ``dst`` with its top-left corner at ``(x0, y0)``, clipped to ``dst``."""
     h, w = dst.shape[:2]
@@ -105,6 +121,11 @@ def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int) -> None:
     dx0, dy0, dx1, dy1 = max(0, x0), max(0, y0), min(w, x0 + sw), min(h, y0 + sh)
     if dx1 > dx0 and dy1 > dy0:
         dst[dy0:dy1, dx0:dx1] = src[dy0 - y0 : dy1 - y0, dx0 - x0 : dx1 - x0]
+
+
+def _with_crop_ms(model_ms: dict[str, float], t0: float) -> dict[str, float]:
+    """The model's timings plus ``crop``: the stage's own time, the model's excluded."""
+    return {**model_ms, "crop": (time.perf_counter() - t0) * 1e3 - sum(model_ms.values())}
 
 
 def _add(total: dict[str, float], timings: Mapping[str, float]) -> None:
@@ -211,42 +232,41 @@ class PersonCrop:
         run_full = window is None or self._force_full or self._since_full >= self.config.full_every
         model_ms: dict[str, float] = {}
         self.last_cropped = window is not None
-        probs = np.zeros((mh, mw), np.float32)
-        whole = None
-        if run_full:
+        if window is None:  # the whole frame as the model gives it (the path of --crop off); people found on it
             whole = segmenter.segment(frame, index)
             _add(model_ms, whole.timings_ms)
             self.full_runs += 1
-            self._since_full = 0
-            self._force_full = False
-            if window is not None:
-                probs[:] = whole.alpha((mw, mh))
-        if window is not None:
-            x0, y0, x1, y1 = window.box()
-            seg = segmenter.segment(crop_replicated(frame, (x0, y0, x1, y1)), index)
-            _add(model_ms, seg.timings_ms)
-            mx0, my0 = round(x0 * sx), round(y0 * sy)
-            mx1, my1 = max(mx0 + 1, round(x1 * sx)), max(my0 + 1, round(y1 * sy))
-            paste(probs, seg.alpha((mx1 - mx0, my1 - my0)), mx0, my0)  # outside: whole frame, or background
-            self.cropped += 1
-        elif whole is not None:  # no window: the whole frame as the model gives it (the path of --crop off)
-            probs = whole.alpha((mw, mh))
-        self._update(probs, window, (w, h), (sx, sy), spec.input_size_wh)
-        timings = dict(model_ms)
-        timings["crop"] = (time.perf_counter() - t0) * 1e3 - sum(model_ms.values())
-        if window is None and whole is not None:
-            return SegResult(index, whole.probs, (w, h), spec, timings)
-        return SegResult(index, probs, (w, h), spec, timings)
+            self._since_full, self._force_full = 0, False
+            ph, pw = whole.probs.shape[-2:]
+            self._update(whole.alpha((pw, ph)), None, (w, h), (pw / w, ph / h), spec.input_size_wh)
+            return SegResult(index, whole.probs, (w, h), spec, _with_crop_ms(model_ms, t0))
+        probs = np.zeros((mh, mw), np.float32)
+        if run_full:  # a check of the whole frame: its result outside the window, the crop's inside
+            whole = segmenter.segment(frame, index)
+            _add(model_ms, whole.timings_ms)
+            self.full_runs += 1
+            self._since_full, self._force_full = 0, False
+            probs[:] = whole.alpha((mw, mh))
+        box = fit_inside(window.box(), (w, h))
+        x0, y0, x1, y1 = box
+        seg = segmenter.segment(crop_replicated(frame, box), index)
+        _add(model_ms, seg.timings_ms)
+        mx0, my0 = round(x0 * sx), round(y0 * sy)
+        mx1, my1 = max(mx0 + 1, round(x1 * sx)), max(my0 + 1, round(y1 * sy))
+        paste(probs, seg.alpha((mx1 - mx0, my1 - my0)), mx0, my0)  # outside: whole frame, or background
+        self.cropped += 1
+        self._update(probs, box, (w, h), (sx, sy), spec.input_size_wh)
+        return SegResult(index, probs, (w, h), spec, _with_crop_ms(model_ms, t0))
 
     def _update(
         self,
         probs: np.ndarray,
-        used: Window | None,
+        used: tuple[int, int, int, int] | None,
         size_wh: tuple[int, int],
         scale: tuple[float, float],
         model_wh: tuple[int, int],
     ) -> None:
-        """Choose the next frame's window from this frame's map (``used``: the window this frame ran with)."""
+        """Choose the next frame's window from this frame's map (``used``: the box this frame's crop ran on)."""
         w, h = size_wh
         sx, sy = scale
         box, area, found = self._people(probs)
@@ -264,7 +284,7 @@ class PersonCrop:
             return
         touches = False
         if used is not None:  # the mask reaches the used window's border inside the frame: someone is cut off
-            x0, y0, x1, y1 = used.box()
+            x0, y0, x1, y1 = used
             px, py = 1.5 / sx, 1.5 / sy  # one map pixel, in frame pixels
             touches = (fx0 <= x0 + px and x0 > 0) or (fy0 <= y0 + py and y0 > 0)
             touches = touches or (fx1 >= x1 - px and x1 < w) or (fy1 >= y1 - py and y1 < h)

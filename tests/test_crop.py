@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime_seg.crop import CropConfig, PersonCrop, crop_replicated
+from realtime_seg.crop import CropConfig, PersonCrop, crop_replicated, fit_inside
 from realtime_seg.pipeline.assemble import open_processor
 from realtime_seg.pipeline.settings import ProcessingSettings
 from realtime_seg.segmenter import Segmenter, open_segmenter
@@ -54,6 +54,12 @@ def test_crop_replicates_the_edges_outside_the_frame() -> None:
     assert out.shape == (4, 5, 3)
     assert np.array_equal(out[0, 2], img[3, 0]) and np.array_equal(out[0, 0], img[3, 0])  # left: column 0 repeated
     assert np.array_equal(out[3, 4], img[4, 2])  # below: the last row repeated
+
+
+def test_a_window_that_fits_is_moved_inside_the_frame() -> None:
+    assert fit_inside((-30, 10, 70, 110), (640, 360)) == (0, 10, 100, 110)  # left edge: moved right
+    assert fit_inside((600, 300, 700, 400), (640, 360)) == (540, 260, 640, 360)  # bottom right: moved in
+    assert fit_inside((-10, -50, 90, 410), (640, 360)) == (0, -50, 100, 410)  # taller than the frame: as it is
 
 
 def test_the_window_follows_the_person_and_maps_back_in_place(seg: Segmenter) -> None:
