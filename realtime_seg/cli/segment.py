@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="segment still images: writes <stem>_mask.png and <stem>_preview.png")
     p.add_argument("images", nargs="+", type=Path, help="image files")
     p.add_argument("--out-dir", type=Path, default=Path("out"), help="output folder (default: out)")
+    p.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace masks and previews that exist already (without it an existing one is an error, before any work)",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -44,11 +50,21 @@ def segment_images(
     backend: str,
     threads: int | None,
     downsample: float | None = None,
+    *,
+    overwrite: bool = True,
 ) -> list[tuple[Path, Path]]:
+    """``<stem>_mask.png`` and ``<stem>_preview.png`` per image in ``out_dir``. Everything is checked before any
+    work: the stems are distinct, every image reads, and (``overwrite=False``) no output exists yet."""
     from realtime_seg.io.images import alpha_u8, read_image, write_image_atomic
     from realtime_seg.segmenter import open_segmenter
 
     check_distinct_stems(images, out_dir)
+    if not overwrite:
+        taken = [out_dir / f"{p.stem}_{kind}.png" for p in images for kind in ("mask", "preview")]
+        taken = [t for t in taken if t.exists()]
+        if taken:
+            more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+            raise OutputError(f"{taken[0]} exists already{more}; -y/--overwrite replaces it")
     frames = [read_image(p) for p in images]  # every input is checked before any work
     written = []
     # the model loads before anything is written
@@ -67,6 +83,8 @@ def segment_images(
 
 
 def run(args: argparse.Namespace) -> int:
-    for mask, pv in segment_images(args.images, args.out_dir, args.model, args.backend, args.threads, args.downsample):
+    for mask, pv in segment_images(
+        args.images, args.out_dir, args.model, args.backend, args.threads, args.downsample, overwrite=args.overwrite
+    ):
         out(f"wrote {mask} and {pv}")
     return 0

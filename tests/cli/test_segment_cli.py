@@ -117,3 +117,21 @@ def test_colliding_stems_are_refused_before_any_work(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"{jpg} and {photo} would both be written as {out / 'photo_mask.png'}" in err
     assert not out.exists()  # nothing was written, not even the folder
+
+
+def test_existing_outputs_are_refused_unless_overwrite(
+    tmp_path: Path, photo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = write_user_model(tmp_path)
+    out = tmp_path / "out"
+    argv = ["segment", str(photo), "--out-dir", str(out), "--model", str(model)]
+    assert main(argv) == 0
+    mask = out / f"{photo.stem}_mask.png"
+    mask.write_bytes(b"an older result")  # stands for a mask the user wants to keep
+    capsys.readouterr()
+    assert main(argv) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == f"realtime-seg: error: {mask} exists already (and 1 more); -y/--overwrite replaces it"
+    assert mask.read_bytes() == b"an older result"  # nothing was touched
+    assert main([*argv, "-y"]) == 0
+    assert mask.read_bytes().startswith(b"\x89PNG")
