@@ -21,14 +21,12 @@ from typing import Any
 
 from realtime_seg.capture.slot import LatestFrameSlot
 from realtime_seg.capture.thread import RateMeter, Worker
-from realtime_seg.effects import create_effect
 from realtime_seg.frame import Frame
 from realtime_seg.models.registry import AUTO_MODEL, auto_model, resolve_auto
-from realtime_seg.pipeline.assemble import make_crop, make_tracker, open_settings_segmenter, reconfigure
+from realtime_seg.pipeline.assemble import make_crop, open_processor, open_settings_segmenter, reconfigure
 from realtime_seg.pipeline.live_types import LiveResult, LiveStatus, StatusLevel, short_error
 from realtime_seg.pipeline.processor import FrameProcessor
 from realtime_seg.pipeline.settings import ProcessingSettings
-from realtime_seg.postprocess.refine import Refiner
 from realtime_seg.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -190,7 +188,7 @@ class LivePipeline(Worker):
                 self._proc, self._active = None, new
                 return
             if proc is None or old is None:
-                self._proc, self._active = self._new_processor(seg, new), new
+                self._proc, self._active = self._new_processor(seg, new)
                 return
             if proc.segmenter is not seg:
                 proc.segmenter.close()
@@ -205,15 +203,14 @@ class LivePipeline(Worker):
             reconfigure(proc, old, new)
         self._active = new
 
-    def _new_processor(self, seg: Segmenter, s: ProcessingSettings) -> FrameProcessor:
+    def _new_processor(self, seg: Segmenter, s: ProcessingSettings) -> tuple[FrameProcessor, ProcessingSettings]:
+        """The processor around the loaded ``seg``, and the settings it runs (no effect if ``s``'s fails)."""
         try:
-            effect = s.create_effect()
+            return open_processor(s, segmenter=seg), s
         except Exception as exc:
             self._status("error", f"effect {s.effect!r} failed: {exc}")
-            effect = create_effect("none")
-        return FrameProcessor(
-            seg, Refiner(s.refine), effect, tracker=make_tracker(s), every=s.every, crop=make_crop(s, seg.spec)
-        )
+            s = replace(s, effect="none", effect_options={})
+            return open_processor(s, segmenter=seg), s
 
     def _load_segmenter(self, s: ProcessingSettings) -> tuple[Segmenter | None, ProcessingSettings]:
         """Open the requested model/backend; on failure fall back to the CPU backend, then to the running model

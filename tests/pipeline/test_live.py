@@ -217,3 +217,14 @@ def test_short_error_drops_internals_and_paths() -> None:
     assert short_error(exc) == "broken.onnx is not an ONNX model"
     assert short_error(RuntimeError("x " * 100), limit=20).endswith("...")
     assert len(short_error(RuntimeError("x " * 100), limit=20)) <= 20
+
+
+def test_an_effect_that_fails_at_start_runs_none_and_says_so(tiny_model: str, tmp_path: Path) -> None:
+    bad = ProcessingSettings(
+        model=tiny_model, backend="onnxruntime", effect="replace", effect_options={"image": tmp_path / "missing.png"}
+    )
+    with Run(bad) as r:
+        r.wait(lambda rs: len(rs) >= 3)
+    assert any(s.level == "error" and "effect 'replace' failed" in s.message for s in r.statuses)
+    assert r.results[-1].mask is not None and r.results[-1].effect == "none"  # what runs, not what failed
+    assert r.live.active is not None and r.live.active.effect == "none"
